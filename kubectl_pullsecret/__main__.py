@@ -1,0 +1,3 @@
+from kubectl_pullsecret.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,128 @@
+"""What every check receives, and the helpers that build findings and fix commands."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
+from kubectl_pullsecret.resolve import NodeCredentials, Resolution, Resolver, Scope, Subject
+from kubectl_pullsecret.snapshot import Snapshot
+
+DEFAULT_INTERNAL_REGISTRY = "image-registry.openshift-image-registry.svc:5000"
+
+
+@dataclass(frozen=True)
+class Context:
+    snapshot: Snapshot
+    scope: Scope
+    resolver: Resolver
+    node: NodeCredentials
+    resolutions: tuple[Resolution, ...]
+    probe: bool = False  # registry probes ran (they decide anonymous-vs-denied)
+    internal_registries: frozenset[str] = field(default_factory=lambda: frozenset({DEFAULT_INTERNAL_REGISTRY}))
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # per-run derived data
+
+    @property
+    def openshift(self) -> bool:
+        return self.snapshot.openshift
+
+
+def internal_registries(snapshot: Snapshot) -> frozenset[str]:
+    """OpenShift internal registry hosts: image.config.openshift.io/cluster status,
+    plus the default service name."""
+    hosts = {DEFAULT_INTERNAL_REGISTRY}
+    for image_config in snapshot.of("Image"):
+        status = image_config.get("status") or {}
+        if isinstance(status.get("internalRegistryHostname"), str):
+            hosts.add(status["internalRegistryHostname"])
+        for h in status.get("externalRegistryHostnames") or []:
+            if isinstance(h, str):
+                hosts.add(h)
+    return frozenset(hosts)
+
+
+def q(text: str) -> str:
+    """Shell-quote for a copy-paste command line."""
+    return shlex.quote(text)
+
+
+def ns_flag(namespace: str | None) -> str:
+    return f" -n {q(namespace)}" if namespace else ""
+
+
+def finding(check: str, severity: Severity, obj: ObjectRef, message: str, *,
+            container: str | None = None, image: str | None = None, fix: Fix | None = None) -> Finding:
+    return Finding(check, severity, obj, message, container, image, fix)
+
+
+def for_container(check: str, severity: Severity, res: Resolution, message: str, fix: Fix | None = None) -> Finding:
+    return Finding(check, severity, res.subject.ref, message, res.container.name or None,
+                   res.container.image or None, fix)
+
+
+# --- fix commands ------------------------------------------------------------
+
+def restart_fix(subject: Subject) -> Fix | None:
+    """Recreate the pods of a subject so admission injects the SA's pull secrets again."""
+    ref = subject.ref
+    target = subject.owner or ref
+    ns = ns_flag(target.namespace)
+    if target.kind == "Pod":
+        return Fix(f"kubectl pullsecret fix restart pod/{target.name}{ns}",
+                   (f"oc delete pod {q(target.name or '')}{ns}   # a bare pod is not recreated: re-apply its manifest",))
+    if target.kind in ("Deployment", "StatefulSet", "DaemonSet"):
+        equivalent = f"oc rollout restart {target.kind.lower()}/{target.name}{ns}"
+    elif target.kind == "DeploymentConfig":
+        equivalent = f"oc rollout latest dc/{target.name}{ns}"
+    else:
+        equivalent = f"oc delete pod -l <{target.kind.lower()} selector>{ns}"
+    return Fix(f"kubectl pullsecret fix restart {target.kind.lower()}/{target.name}{ns}", (equivalent,))
+
+
+def create_secret_fix(namespace: str, secret: str, registry: str, username: str | None,
+                      link_sa: str | None, restart: Subject | None = None) -> Fix:
+    """Create a docker-registry pull secret (and link it to the SA for pulls)."""
+    ns = ns_flag(namespace)
+    user = q(username) if username else "USER"
+    command = (f"kubectl pullsecret fix create {q(secret)} --docker-server {q(registry)} "
+               f"--docker-username {user} --docker-password-stdin")
+    if link_sa:
+        command += f" --link {q(link_sa)}"
+    command += ns
+    equivalent = [f"oc create secret docker-registry {q(secret)} --docker-server={q(registry)} "
+                  f"--docker-username={user} --docker-password=PASSWORD --docker-email=EMAIL{ns}"]
+    if link_sa:
+        equivalent.append(f"oc secrets link {q(link_sa)} {q(secret)} --for=pull{ns}")
+    if restart is not None and restart.created:
+        r = restart_fix(restart)
+        if r is not None:
+            equivalent.extend(r.equivalent)
+    return Fix(command, tuple(equivalent))
+
+
+def recreate_from_file_fix(namespace: str, secret: str, fmt_key: str, link_sa: str | None) -> Fix:
+    """Replace a pull secret from a credential file (type is immutable: delete + create)."""
+    ns = ns_flag(namespace)
+    stype = "kubernetes.io/dockerconfigjson" if fmt_key == ".dockerconfigjson" else "kubernetes.io/dockercfg"
+    command = f"kubectl pullsecret fix create {q(secret)} --from-file PATH"
+    if link_sa:
+        command += f" --link {q(link_sa)}"
+    command += ns
+    equivalent = [
+        f"oc delete secret {q(secret)}{ns}",
+        f"oc create secret generic {q(secret)} --from-file={fmt_key}=PATH --type={stype}{ns}",
+    ]
+    if link_sa:
+        equivalent.append(f"oc secrets link {q(link_sa)} {q(secret)} --for=pull{ns}")
+    return Fix(command, tuple(equivalent))
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def join_names(names: Iterable[str]) -> str:
+    return ", ".join(names)

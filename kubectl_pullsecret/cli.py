@@ -1,0 +1,180 @@
+"""Command line: flags, dispatch, and the only place errors become exit codes.
+
+Imports of anything heavy happen inside the commands, so `--help` and `version` stay
+fast and never load `kubernetes` or `requests`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import NoReturn
+
+from kubectl_pullsecret import __version__, redact
+from kubectl_pullsecret.errors import PullsecretError, SourceError, UsageError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOURCE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+PROG = "kubectl pullsecret"
+
+DESCRIPTION = """\
+Diagnose (and, later, repair) the credentials pods use to pull their images.
+
+commands:
+  doctor [TARGET ...]   which credentials the kubelet will try for each image, and what is wrong
+  version               print the version
+
+TARGET: pod/NAME, deployment/NAME, statefulset/NAME, daemonset/NAME, replicaset/NAME,
+job/NAME, cronjob/NAME, deploymentconfig/NAME, sa/NAME, secret/NAME; none = every pod.
+
+examples:
+  kubectl pullsecret doctor -f examples/shop
+  kubectl pullsecret doctor -f dump.yaml -n shop deployment/web -o json
+  kubectl pullsecret doctor --image quay.io/acme/web:1.2 --authfile ~/.docker/config.json
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact.scrub(super().format(record))
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("common flags (kubectl conventions)")
+    g.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (live cluster access: not yet available)")
+    g.add_argument("--context", metavar="NAME", help="kubeconfig context")
+    g.add_argument("-n", "--namespace", metavar="NS", help="namespace (offline: default is every namespace in the input)")
+    g.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
+    g.add_argument("-l", "--selector", metavar="SELECTOR", help="label selector (k=v, k!=v, k in (a,b), !k)")
+    g.add_argument("--request-timeout", metavar="DURATION", help="API request timeout")
+    g.add_argument("-v", "--verbosity", type=int, default=0, metavar="N", help="log level on stderr (redacted)")
+    g.add_argument("-f", "--filename", action="append", default=[], metavar="PATH",
+                   help="offline mode: YAML/JSON file, directory (recursive; a must-gather tree works) or - for "
+                        "stdin; repeatable")
+
+
+def _csv(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="store_true", help="print the version")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    doctor = sub.add_parser("doctor", help="diagnose image pull credentials",
+                            description="Which credentials the kubelet will try for each image, and what is wrong.")
+    doctor.add_argument("targets", nargs="*", metavar="TARGET", help="pod/NAME, deployment/NAME, ..., sa/NAME, "
+                        "secret/NAME; none = every pod")
+    o = doctor.add_argument_group("doctor flags")
+    o.add_argument("-o", "--output", choices=["table", "wide", "json", "yaml", "markdown"], default="table")
+    o.add_argument("--no-probe", action="store_true", help="no registry traffic")
+    o.add_argument("--probe-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="per registry request (default 10)")
+    o.add_argument("--insecure-registry", action="append", default=[], metavar="HOST")
+    o.add_argument("--registry-ca-file", metavar="PATH")
+    o.add_argument("--authfile", metavar="PATH", help="docker config (config.json or .dockercfg) used as the node's "
+                   "credentials (what /var/lib/kubelet/config.json holds)")
+    o.add_argument("--image", action="append", default=[], metavar="REF",
+                   help="diagnose this image (repeatable) with --authfile and/or the namespace's --sa")
+    o.add_argument("--sa", default="default", metavar="NAME", help="service account for --image (default: default)")
+    o.add_argument("--checks", type=_csv, metavar="ID,...", help="run only these checks")
+    o.add_argument("--skip", type=_csv, default=[], metavar="ID,...", help="skip these checks")
+    o.add_argument("--list-checks", action="store_true", help="list check ids, severities and descriptions")
+    o.add_argument("--fail-on", choices=["error", "warning", "never"], default="error",
+                   help="exit 1 when a finding is at or above this severity (default error)")
+    _common(doctor)
+
+    version = sub.add_parser("version", help="print the version")
+    _common(version)
+    return parser
+
+
+def _setup_logging(verbosity: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("kubectl_pullsecret")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING if verbosity <= 0 else logging.INFO if verbosity < 4 else logging.DEBUG)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from kubectl_pullsecret import checks, doctor, render
+    from kubectl_pullsecret.findings import Severity
+
+    if args.list_checks:
+        rows = [(cid, c.severity, c.description) for cid, c in checks.CHECKS.items()]
+        sys.stdout.write(render.render_check_list(rows))
+        return EXIT_OK
+    if args.kubeconfig or args.context:
+        raise SourceError("live cluster access is not available in this version: use -f FILE|DIR|-")
+    opts = doctor.Options(
+        files=args.filename,
+        targets=args.targets,
+        namespace=args.namespace,
+        all_namespaces=args.all_namespaces,
+        selector=args.selector,
+        images=args.image,
+        sa=args.sa,
+        authfile=args.authfile,
+        probe=not args.no_probe,
+        checks=args.checks,
+        skip=args.skip,
+    )
+    report = doctor.run(opts, sys.stdin)
+    for note in report.notes:
+        sys.stderr.write(redact.scrub(f"note: {note}\n"))
+    sys.stdout.write(render.render(report, args.output))
+    if args.fail_on == "never":
+        return EXIT_OK
+    return EXIT_FINDINGS if report.worst() >= Severity.parse(args.fail_on) else EXIT_OK
+
+
+def _version() -> int:
+    v = sys.version_info
+    sys.stdout.write(f"kubectl-pullsecret v{__version__} (python {v.major}.{v.minor}.{v.micro})\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbosity = 0
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        verbosity = getattr(args, "verbosity", 0) or 0
+        _setup_logging(verbosity)
+        if args.version or args.command == "version":
+            return _version()
+        if args.command == "doctor":
+            return _doctor(args)
+        parser.print_help()
+        return EXIT_OK
+    except UsageError as exc:
+        sys.stderr.write(redact.scrub(f"error: {exc}\n"))
+        return EXIT_USAGE
+    except PullsecretError as exc:
+        sys.stderr.write(redact.scrub(f"error: {exc}\n"))
+        return EXIT_SOURCE
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (| head): not an error worth a message.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the one place that turns anything into an exit code
+        if verbosity >= 9:
+            sys.stderr.write(redact.scrub(traceback.format_exc()))
+        sys.stderr.write(redact.scrub(f"error: internal error: {type(exc).__name__}: {exc} "
+                                      "(run with -v 9 for details; please report it)\n"))
+        return EXIT_SOURCE

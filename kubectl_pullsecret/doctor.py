@@ -1,0 +1,116 @@
+"""`doctor`: source → snapshot → resolution → checks → report. Returns data; prints nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from kubectl_pullsecret import checks, reference
+from kubectl_pullsecret.checks.base import Context, internal_registries
+from kubectl_pullsecret.errors import SourceError, UsageError
+from kubectl_pullsecret.findings import ImageReport, Report
+from kubectl_pullsecret.resolve import Resolution, Resolver, Target, node_credentials, resolve_all, select
+from kubectl_pullsecret.snapshot import Snapshot, load_files
+
+
+@dataclass(frozen=True)
+class Options:
+    files: Sequence[str] = ()
+    targets: Sequence[str] = ()
+    namespace: str | None = None
+    all_namespaces: bool = False
+    selector: str | None = None
+    images: Sequence[str] = ()
+    sa: str = "default"
+    authfile: str | None = None
+    probe: bool = True
+    checks: Sequence[str] | None = None  # None: all
+    skip: Sequence[str] = field(default=())
+
+
+def selected_checks(only: Sequence[str] | None, skip: Sequence[str]) -> list[str]:
+    for check_id in list(only or []) + list(skip):
+        if check_id not in checks.CATALOGUE:
+            raise UsageError(f"unknown check id {check_id!r} (see --list-checks)")
+    wanted = set(only) if only is not None else set(checks.CHECKS)
+    return [c for c in checks.CHECKS if c in wanted and c not in set(skip)]
+
+
+def _read_authfile(path: str) -> tuple[str, bytes]:
+    try:
+        with open(path, "rb") as fh:
+            return path, fh.read()
+    except OSError as exc:
+        raise UsageError(f"--authfile {path}: {exc.strerror}") from None
+
+
+def load_snapshot(opts: Options, stdin: TextIO | None = None) -> Snapshot:
+    if opts.files:
+        return load_files(opts.files, stdin)
+    if opts.images and opts.authfile:
+        return Snapshot(objects={}, offline=True)  # a pre-flight check needs no cluster
+    raise SourceError("live cluster access is not available in this version: give the objects with -f FILE|DIR|- "
+                      "(for example the output of `oc get pods,sa,secrets,events -o yaml`), or --image with --authfile")
+
+
+def _image_reports(resolutions: Sequence[Resolution]) -> list[ImageReport]:
+    """One entry per distinct (image, credential list): pods with other pull secrets
+    pulling the same image get their own entry."""
+    groups: dict[tuple[Any, ...], tuple[Resolution, list[dict[str, str | None]]]] = {}
+    for res in resolutions:
+        creds = tuple(tuple(sorted(c.to_dict().items())) for c in res.credentials)
+        key = (res.container.image, creds)
+        used = {"kind": res.subject.ref.kind, "namespace": res.subject.ref.namespace,
+                "name": res.subject.ref.name, "container": res.container.name or None}
+        if key not in groups:
+            groups[key] = (res, [])
+        groups[key][1].append(used)
+    out = []
+    for (image, _), (res, used_by) in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        out.append(ImageReport(
+            image=image,
+            reference=res.reference.to_dict() if res.reference else None,
+            used_by=tuple(used_by),
+            credentials=tuple(c.to_dict() for c in res.credentials),
+            probe=None,
+        ))
+    return out
+
+
+def run(opts: Options, stdin: TextIO | None = None) -> Report:
+    selected = selected_checks(opts.checks, opts.skip)
+    targets = [Target.parse(t) for t in opts.targets]
+    for image in opts.images:
+        try:
+            reference.parse(image)
+        except reference.InvalidReference as exc:
+            raise UsageError(f"--image {image}: {exc}") from None
+    authfile = _read_authfile(opts.authfile) if opts.authfile else None
+    snapshot = load_snapshot(opts, stdin)
+
+    if opts.all_namespaces:
+        namespaces: list[str] | None = None
+    elif opts.namespace:
+        namespaces = [opts.namespace]
+    else:
+        # Offline, the input is the scope: every namespace in it (SPEC: no -n means the
+        # context's namespace; files have no context).
+        namespaces = None if snapshot.namespaces() else ["default"]
+    scope = select(snapshot, targets, namespaces, opts.selector, opts.images, opts.sa)
+    node = node_credentials(snapshot, authfile)
+    resolver = Resolver(snapshot, node)
+    resolutions = tuple(resolve_all(resolver, scope.subjects))
+    ctx = Context(snapshot, scope, resolver, node, resolutions, probe=False,
+                  internal_registries=internal_registries(snapshot))
+    found, passed = checks.run(ctx, selected)
+    notes = list(snapshot.warnings)
+    if opts.probe:
+        notes.append("registry probes are not available in this version: results are as with --no-probe")
+    return Report(
+        findings=tuple(found),
+        passed=tuple(passed),
+        images=tuple(_image_reports(resolutions)),
+        cluster=None,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,205 @@
+"""Rendering reports: table (default), wide, json, yaml, markdown. Decides nothing.
+
+Every string leaves through `redact.scrub`, so a secret value can never be printed
+even if a message were to carry one by mistake.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable, Sequence
+
+from tabulate import tabulate
+
+from kubectl_pullsecret import redact
+from kubectl_pullsecret.findings import Finding, ImageReport, Report
+
+WIDTH = 100
+FORMATS = ("table", "wide", "json", "yaml", "markdown")
+
+
+def _cell(text: str | None) -> str:
+    return text if text else "-"
+
+
+def _fit(rows: list[list[str]], headers: list[str], shrinkable: Sequence[int], width: int = WIDTH) -> list[list[str]]:
+    """Truncate the shrinkable columns (widest first) until the plain table fits."""
+    sep = 2
+
+    def widths() -> list[int]:
+        return [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    while True:
+        w = widths()
+        total = sum(w) + sep * (len(w) - 1)
+        if total <= width:
+            return rows
+        col = max(shrinkable, key=lambda i: w[i])
+        limit = max(w[col] - (total - width), len(headers[col]), 8)
+        if limit >= w[col]:
+            return rows  # cannot shrink further
+        rows = [[(c if i != col or len(c) <= limit else c[: limit - 1] + "…") for i, c in enumerate(r)]
+                for r in rows]
+
+
+def _plain(headers: list[str], rows: list[list[str]]) -> str:
+    """kubectl-style columns: left-aligned, two spaces apart, no trailing blanks."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+                     for line in [headers, *rows])
+
+
+def _finding_rows(findings: Sequence[Finding]) -> tuple[list[str], list[list[str]]]:
+    headers = ["#", "SEVERITY", "CHECK", "NAMESPACE", "OBJECT", "CONTAINER"]
+    rows = [[str(i), f.severity.label, f.check, _cell(f.object.namespace), f.object.short, _cell(f.container)]
+            for i, f in enumerate(findings, 1)]
+    return headers, rows
+
+
+def _summary_line(report: Report) -> str:
+    s = report.summary()
+    parts = [f"{s['error']} error{'s' if s['error'] != 1 else ''}",
+             f"{s['warning']} warning{'s' if s['warning'] != 1 else ''}",
+             f"{s['info']} info", f"{s['ok']} passed"]
+    return "Summary: " + ", ".join(parts) + "."
+
+
+def _wrap(text: str, indent: str) -> list[str]:
+    return textwrap.wrap(text, width=WIDTH, initial_indent=indent, subsequent_indent=indent,
+                         break_long_words=True, break_on_hyphens=False) or [indent.rstrip()]
+
+
+def _details(findings: Sequence[Finding]) -> list[str]:
+    lines: list[str] = []
+    for i, f in enumerate(findings, 1):
+        where = f"{f.object.namespace + ' ' if f.object.namespace else ''}{f.object.short}"
+        if f.container:
+            where += f" container {f.container}"
+        lines.append("")
+        lines.extend(_wrap(f"[{i}] {f.severity.label} {f.check}: {where}", ""))
+        if f.image:
+            lines.extend(_wrap(f"image: {f.image}", "    "))
+        lines.extend(_wrap(f.message, "    "))
+        if f.fix:
+            # Commands are not wrapped: they must stay copy-pasteable.
+            if f.fix.command:
+                lines.append(f"    fix: {f.fix.command}")
+            for k, cmd in enumerate(f.fix.equivalent):
+                label = "or:  " if f.fix.command and k == 0 else ("fix: " if k == 0 else "     ")
+                lines.append(f"    {label}{cmd}")
+    return lines
+
+
+def _image_rows(images: Sequence[ImageReport]) -> tuple[list[str], list[list[str]]]:
+    headers = ["IMAGE", "#", "SOURCE", "KEY", "USER", "FINGERPRINT", "PROBE", "USED BY"]
+    rows: list[list[str]] = []
+    for img in images:
+        users = ", ".join(f"{u['namespace']}/{str(u['kind']).lower()}/{u['name']}" for u in img.used_by[:2])
+        if len(img.used_by) > 2:
+            users += f" +{len(img.used_by) - 2}"
+        probe = str(img.probe["outcome"]) if img.probe else "-"
+        if not img.credentials:
+            rows.append([img.image, "-", "(anonymous)", "-", "-", "-", probe, users])
+        for n, c in enumerate(img.credentials):
+            rows.append([img.image if n == 0 else "", str(n), c["source"], c["key"], c["username"] or "-",
+                         c["fingerprint"], probe if n == 0 else "", users if n == 0 else ""])
+    return headers, rows
+
+
+def render_table(report: Report, wide: bool = False) -> str:
+    lines: list[str] = []
+    shown = list(report.findings) + (list(report.passed) if wide else [])
+    if report.findings:
+        headers, rows = _finding_rows(shown)
+        if not wide:
+            rows = _fit(rows, headers, shrinkable=[3, 4, 5])
+        lines.append(_plain(headers, rows))
+        lines.extend(_details(report.findings))
+    else:
+        lines.append("No problems found.")
+        if wide and report.passed:
+            headers, rows = _finding_rows(report.passed)
+            lines.append(_plain(headers, rows))
+    if wide:
+        headers, rows = _image_rows(report.images)
+        lines.append("")
+        lines.append("Credentials per image, in the order the kubelet tries them:")
+        lines.append(_plain(headers, rows) if rows else "(no images)")
+    lines.append("")
+    lines.append(_summary_line(report))
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: Report) -> str:
+    out = ["# kubectl-pullsecret doctor report", "", f"**{_summary_line(report)}**", ""]
+    if report.findings:
+        headers, rows = _finding_rows(report.findings)
+        out.append(tabulate([[_md(c) for c in r] for r in rows], headers=headers, tablefmt="github",
+                            disable_numparse=True))
+        out += ["", "## Findings"]
+        for i, f in enumerate(report.findings, 1):
+            where = f"{f.object.namespace + '/' if f.object.namespace else ''}{f.object.short}"
+            if f.container:
+                where += f" (container `{f.container}`)"
+            out += ["", f"### {i}. {f.severity.label}: `{f.check}` — `{where}`", ""]
+            if f.image:
+                out += [f"Image: `{f.image}`", ""]
+            out.append(f.message)
+            if f.fix:
+                out += ["", "```sh"]
+                if f.fix.command:
+                    out.append(f.fix.command)
+                if f.fix.equivalent:
+                    if f.fix.command:
+                        out.append("# equivalent:")
+                    out.extend(f.fix.equivalent)
+                out.append("```")
+    else:
+        out.append("No problems found.")
+    out += ["", "## Images", ""]
+    if report.images:
+        rows = []
+        for img in report.images:
+            creds = "<br>".join(f"{n}. `{c['source']}` key `{c['key']}` user `{c['username'] or '-'}` "
+                                f"fp `{c['fingerprint']}`" for n, c in enumerate(img.credentials)) or "anonymous"
+            used = "<br>".join(f"{u['namespace']}/{str(u['kind']).lower()}/{u['name']}" for u in img.used_by)
+            probe = str(img.probe["outcome"]) if img.probe else "-"
+            rows.append([f"`{_md(img.image)}`", _md(used), _md(creds), probe])
+        out.append(tabulate(rows, headers=["Image", "Used by", "Credentials (kubelet order)", "Probe"],
+                            tablefmt="github", disable_numparse=True))
+    else:
+        out.append("(no images)")
+    return "\n".join(out) + "\n"
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_yaml(report: Report) -> str:
+    import yaml
+
+    return str(yaml.safe_dump(report.to_dict(), sort_keys=False, allow_unicode=True, width=WIDTH))
+
+
+RENDERERS: dict[str, Callable[[Report], str]] = {
+    "table": render_table,
+    "wide": lambda r: render_table(r, wide=True),
+    "json": render_json,
+    "yaml": render_yaml,
+    "markdown": render_markdown,
+}
+
+
+def render(report: Report, fmt: str) -> str:
+    return redact.scrub(RENDERERS[fmt](report))
+
+
+def render_check_list(rows: Sequence[tuple[str, str, str]]) -> str:
+    return tabulate(list(rows), headers=["ID", "SEVERITY", "DESCRIPTION"], tablefmt="plain",
+                    maxcolwidths=[None, None, 56]) + "\n"
