@@ -7,15 +7,16 @@ fast and never load `kubernetes` or `requests`.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
-import traceback
-from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING
 
-from kubectl_pullsecret import __version__, redact
+from kubectl_pullsecret import __version__
 from kubectl_pullsecret.errors import PullsecretError, SourceError, UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import NoReturn
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOURCE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 PROG = "kubectl pullsecret"
@@ -42,9 +43,10 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-class _RedactingFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return redact.scrub(super().format(record))
+def _scrub(text: str) -> str:
+    from kubectl_pullsecret import redact
+
+    return redact.scrub(text)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -99,11 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(verbosity: int) -> None:
+    """Logs go to stderr, through the redactor. Loaded only when asked for (start-up time)."""
+    if verbosity <= 0:
+        return
+    import logging
+
+    class RedactingFormatter(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return _scrub(super().format(record))
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("kubectl_pullsecret")
     root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING if verbosity <= 0 else logging.INFO if verbosity < 4 else logging.DEBUG)
+    root.setLevel(logging.INFO if verbosity < 4 else logging.DEBUG)
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -131,7 +142,7 @@ def _doctor(args: argparse.Namespace) -> int:
     )
     report = doctor.run(opts, sys.stdin)
     for note in report.notes:
-        sys.stderr.write(redact.scrub(f"note: {note}\n"))
+        sys.stderr.write(_scrub(f"note: {note}\n"))
     sys.stdout.write(render.render(report, args.output))
     if args.fail_on == "never":
         return EXIT_OK
@@ -159,10 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     except UsageError as exc:
-        sys.stderr.write(redact.scrub(f"error: {exc}\n"))
+        sys.stderr.write(_scrub(f"error: {exc}\n"))
         return EXIT_USAGE
     except PullsecretError as exc:
-        sys.stderr.write(redact.scrub(f"error: {exc}\n"))
+        sys.stderr.write(_scrub(f"error: {exc}\n"))
         return EXIT_SOURCE
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
@@ -174,7 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - the one place that turns anything into an exit code
         if verbosity >= 9:
-            sys.stderr.write(redact.scrub(traceback.format_exc()))
-        sys.stderr.write(redact.scrub(f"error: internal error: {type(exc).__name__}: {exc} "
+            import traceback
+
+            sys.stderr.write(_scrub(traceback.format_exc()))
+        sys.stderr.write(_scrub(f"error: internal error: {type(exc).__name__}: {exc} "
                                       "(run with -v 9 for details; please report it)\n"))
         return EXIT_SOURCE

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -12,6 +14,8 @@ from kubectl_pullsecret.errors import SourceError, UsageError
 from kubectl_pullsecret.findings import ImageReport, Report
 from kubectl_pullsecret.resolve import Resolution, Resolver, Target, node_credentials, resolve_all, select
 from kubectl_pullsecret.snapshot import Snapshot, load_files
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,12 @@ def run(opts: Options, stdin: TextIO | None = None) -> Report:
         except reference.InvalidReference as exc:
             raise UsageError(f"--image {image}: {exc}") from None
     authfile = _read_authfile(opts.authfile) if opts.authfile else None
+    started = time.perf_counter()
     snapshot = load_snapshot(opts, stdin)
+    log.info("loaded %d objects (%s) from %d input(s) in %.0f ms",
+             sum(len(v) for v in snapshot.objects.values()),
+             ", ".join(f"{len(v)} {k}" for k, v in sorted(snapshot.objects.items())),
+             len(snapshot.inputs), (time.perf_counter() - started) * 1000)
 
     if opts.all_namespaces:
         namespaces: list[str] | None = None
@@ -103,7 +112,16 @@ def run(opts: Options, stdin: TextIO | None = None) -> Report:
     resolutions = tuple(resolve_all(resolver, scope.subjects))
     ctx = Context(snapshot, scope, resolver, node, resolutions, probe=False,
                   internal_registries=internal_registries(snapshot))
+    log.info("%d subject(s), %d container(s), node credentials: %s", len(scope.subjects), len(resolutions),
+             node.origin or "none")
+    for res in resolutions:
+        log.debug("%s container %s image %s: %d credential(s): %s", res.subject.ref.short, res.container.name,
+                  res.container.image, len(res.credentials),
+                  ", ".join(f"{c.source}[{c.entry.key}] user {c.entry.username} fp {c.entry.fingerprint}"
+                            for c in res.credentials)
+                  or ("none: a pull secret is malformed, the pull fails" if res.keyring_error else "anonymous"))
     found, passed = checks.run(ctx, selected)
+    log.info("ran %d check(s): %d finding(s), %d passed", len(selected), len(found), len(passed))
     notes = list(snapshot.warnings)
     if opts.probe:
         notes.append("registry probes are not available in this version: results are as with --no-probe")

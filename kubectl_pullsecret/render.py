@@ -143,10 +143,10 @@ def render_markdown(report: Report) -> str:
                             disable_numparse=True))
         out += ["", "## Findings"]
         for i, f in enumerate(report.findings, 1):
-            where = f"{f.object.namespace + '/' if f.object.namespace else ''}{f.object.short}"
+            where = f"`{f.object.namespace + '/' if f.object.namespace else ''}{f.object.short}`"
             if f.container:
                 where += f" (container `{f.container}`)"
-            out += ["", f"### {i}. {f.severity.label}: `{f.check}` — `{where}`", ""]
+            out += ["", f"### {i}. {f.severity.label}: `{f.check}` — {where}", ""]
             if f.image:
                 out += [f"Image: `{f.image}`", ""]
             out.append(f.message)

@@ -121,7 +121,7 @@ GET_AUTH = [
                  id="ADDED https key with other port"),
     pytest.param("full.json", "10.10.30.45/app", ("10.10.30.45", "10.10", "30.45"), id="ADDED ip without port"),
     pytest.param("full.json", "normalize.example.org/v1/app", ("https://normalize.example.org/v1", "normalize",
-                                                                "example"), id="ADDED /v1 path is cut"),
+                                                                "example"), id="ADDED scheme and /v1 path cut"),
     pytest.param("example.json", "sub.example.org/app", None, id="ADDED no wildcard or suffix match"),
     pytest.param("refpath.json", "example.org/repository", ("example.org", "local", "host"),
                  id="ADDED namespaces are whole path components"),
@@ -159,6 +159,15 @@ def test_get_auth_several_normalised_candidates() -> None:
     result = cimage_lookup(load("full.json"), "registry-1.docker.io/library/busybox")
     assert result.entry is not None
     assert (result.entry.key, result.entry.username) in {("index.docker.io", "index"), ("docker.io", "docker")}
+    assert sorted(c.key for c in result.candidates) == ["docker.io", "index.docker.io"]
+
+
+def test_get_auth_single_normalised_candidate() -> None:
+    """ADDED: one key normalising to the registry is not ambiguous."""
+    result = cimage_lookup(load("abnormal.json"), "docker.io/library/busybox")
+    assert result.entry is not None
+    assert result.entry.key == "https://index.docker.io/v1"
+    assert result.candidates == ()
 
 
 # containers/image pkg/docker/config/config_test.go: TestGetAuthFromLegacyFile (legacy.json
