@@ -67,7 +67,8 @@ def _csv(text: str) -> list[str]:
     return [p.strip() for p in text.split(",") if p.strip()]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser (help, --version, unknown commands) and one parser per command."""
     parser = _Parser(prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="store_true", help="print the version")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -97,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     version = sub.add_parser("version", help="print the version")
     _common(version)
-    return parser
+    return parser, {"doctor": doctor, "version": version}
 
 
 def _setup_logging(verbosity: int) -> None:
@@ -159,8 +160,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbosity = 0
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
+        parser, commands = build_parser()
+        if argv and argv[0] in commands:
+            # Flags are accepted anywhere after the command words, between targets too
+            # (kubectl convention): intermixed parsing, per command.
+            args = commands[argv[0]].parse_intermixed_args(argv[1:])
+            args.command, args.version = argv[0], False
+        else:
+            args = parser.parse_args(argv)
         verbosity = getattr(args, "verbosity", 0) or 0
         _setup_logging(verbosity)
         if args.version or args.command == "version":
@@ -175,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PullsecretError as exc:
         sys.stderr.write(_scrub(f"error: {exc}\n"))
         return EXIT_SOURCE
+    except SystemExit as exc:  # argparse after --help
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return EXIT_INTERRUPTED

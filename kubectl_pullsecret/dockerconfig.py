@@ -17,6 +17,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -80,6 +81,8 @@ class DockerConfig:
     shape_error: str | None = None
     notes: tuple[str, ...] = ()  # harmless oddities worth telling (credHelpers, no auths, ...)
     cred_helpers: tuple[str, ...] = ()
+    # A JSON type error that makes containers/image reject the whole file.
+    cimage_error: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -96,24 +99,49 @@ class _Pairs(list[tuple[str, Any]]):
     """A JSON object kept as ordered pairs, so duplicates and order survive."""
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _go_string(value: Any) -> Any:
+    """Go's decoder turns an unpaired \\uD800 escape into U+FFFD; Python keeps it."""
+    return _SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
+
+
 def _loads(data: bytes | str) -> Any:
     def bad_constant(name: str) -> Any:
         raise ValueError(f"invalid JSON value {name}")
 
+    def pairs(items: list[tuple[str, Any]]) -> _Pairs:
+        return _Pairs((_go_string(k), _go_string(v)) for k, v in items)
+
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    return json.loads(text, object_pairs_hook=_Pairs, parse_constant=bad_constant)
+    return _go_string(json.loads(text, object_pairs_hook=pairs, parse_constant=bad_constant))
 
 
-def _go_fields(obj: _Pairs, names: tuple[str, ...]) -> dict[str, Any]:
-    """Map JSON keys onto Go struct fields: exact or case-insensitive match, later
-    keys overwrite earlier ones (encoding/json decodes keys in document order)."""
-    out: dict[str, Any] = {}
-    lowered = {n.lower(): n for n in names}
+def _go_fields(obj: _Pairs, names: tuple[str, ...]) -> dict[str, list[Any]]:
+    """Map JSON keys onto Go struct fields, every occurrence in document order: an exact
+    name, else a case-insensitive one (encoding/json folds with Unicode simple folding)."""
+    out: dict[str, list[Any]] = {}
+    folded = {n.casefold(): n for n in names}
     for key, value in obj:
-        name = key if key in names else lowered.get(key.lower())
+        name = key if key in names else folded.get(key.casefold())
         if name is not None:
-            out[name] = value
+            out.setdefault(name, []).append(value)
     return out
+
+
+def _go_str_field(values: list[Any], label: str, name: str, errors: list[str]) -> str:
+    """A Go string field: the last non-null occurrence wins (null leaves the value as it
+    was), and a wrong JSON type in any occurrence is an error."""
+    result = ""
+    for value in values:
+        if value is None:
+            continue
+        if isinstance(value, str):
+            result = value
+        else:
+            errors.append(f"{label}: `{name}` must be a string, not {_json_type(value)}")
+    return result
 
 
 def _json_type(value: Any) -> str:
@@ -151,71 +179,94 @@ def decode_auth_field(value: str) -> tuple[str, str]:
 
 
 def _cimage_view(auth: str, identitytoken: str) -> CimageView:
-    """containers/image decodeDockerAuth: strict padded base64, missing ':' skips the
-    entry silently (an empty `auth` is a credential-helper marker)."""
-    if identitytoken:
-        return CimageView(True, None, None)
-    if not auth:
-        return CimageView(False, None, "no `auth` field (containers/image ignores username/password)")
+    """containers/image decodeDockerAuth: `auth` decoded with StdEncoding (padding
+    required, CR/LF skipped) and split at the first ':'; no ':' (an empty `auth`
+    included) yields nothing, dropping any identitytoken with it."""
     try:
-        decoded = base64.b64decode(auth, validate=True)
+        decoded = base64.b64decode(auth.replace("\r", "").replace("\n", ""), validate=True)
     except (ValueError, binascii.Error):
-        return CimageView(False, "`auth` is not strict padded base64", None)
+        return CimageView(False, "`auth` is not padded base64", None)
     user, sep, password = decoded.decode("utf-8", "replace").partition(":")
     if not sep:
-        return CimageView(False, None, "`auth` has no ':'")
-    if not (user and password.strip("\x00")):
-        return CimageView(False, None, "empty username or password")
+        note = ("no `auth` field (containers/image reads only `auth` and `identitytoken`, not username/password)"
+                if not auth else "`auth` has no ':'")
+        if identitytoken:
+            note += "; the identitytoken is dropped with it"
+        return CimageView(False, None, note)
+    if not (user or password.strip("\x00") or identitytoken):
+        return CimageView(False, None, "empty username and password")
     return CimageView(True, None, None)
 
 
-def _parse_entry(key: str, raw: Any, where: str) -> Entry:
+_EMPTY_CIMAGE = CimageView(False, None, "empty entry")
+
+
+def _parse_entry(key: str, occurrences: list[Any], where: str) -> tuple[Entry, str | None]:
+    """One `auths` key. Go decodes every occurrence of a duplicated key (the last one is
+    kept, an error in any one fails the whole config). Also returns the type error that
+    makes containers/image reject the whole file, if any."""
     label = f"{where}entry {json.dumps(key)}"
-    if raw is None:
-        return Entry(key, "", "", "", False, False)
-    if not isinstance(raw, _Pairs):
-        return Entry(key, "", "", "", False, False,
-                     errors=(f"{label}: must be an object, not {_json_type(raw)}",))
-    fields = _go_fields(raw, ("username", "password", "email", "auth", "identitytoken"))
     errors: list[str] = []
-    values: dict[str, str] = {}
-    for name in ("username", "password", "email", "auth"):
-        value = fields.get(name)
-        if value is None:
-            values[name] = ""
-        elif isinstance(value, str):
-            values[name] = value
-        else:
-            values[name] = ""
-            errors.append(f"{label}: `{name}` must be a string, not {_json_type(value)}")
-    token_raw = fields.get("identitytoken")
-    # The kubelet's struct has no identitytoken field: a wrong type there is ignored.
-    identitytoken = token_raw if isinstance(token_raw, str) else ""
-    redact.register(values["password"], values["auth"], identitytoken)
-    username, password = values["username"], values["password"]
-    if values["auth"]:
-        try:
-            username, password = decode_auth_field(values["auth"])
-            redact.register(password)
-        except ValueError as exc:
-            errors.append(f"{label}: {exc}")
-    return Entry(
-        key=key,
-        username=username,
-        password=password,
-        email=values["email"],
-        has_auth=bool(values["auth"]),
-        has_identitytoken=bool(identitytoken),
-        identitytoken=identitytoken,
-        errors=tuple(errors),
-        cimage=_cimage_view(values["auth"], identitytoken),
-    )
+    cimage_error: str | None = None
+    entry = Entry(key, "", "", "", False, False, cimage=_EMPTY_CIMAGE)
+    for raw in occurrences:
+        if raw is None:
+            entry = Entry(key, "", "", "", False, False, cimage=_EMPTY_CIMAGE)
+            continue
+        if not isinstance(raw, _Pairs):
+            errors.append(f"{label}: must be an object, not {_json_type(raw)}")
+            cimage_error = cimage_error or f"entry {json.dumps(key)} is not an object"
+            continue
+        fields = _go_fields(raw, ("username", "password", "email", "auth", "identitytoken"))
+        values = {name: _go_str_field(fields.get(name, []), label, name, errors)
+                  for name in ("username", "password", "email", "auth")}
+        # The kubelet's struct has no identitytoken field; containers/image's does.
+        tokens = fields.get("identitytoken", [])
+        identitytoken = next((t for t in reversed(tokens) if isinstance(t, str)), "")
+        if any(t is not None and not isinstance(t, str) for t in tokens):
+            cimage_error = cimage_error or f"entry {json.dumps(key)}: `identitytoken` is not a string"
+        if any(a is not None and not isinstance(a, str) for a in fields.get("auth", [])):
+            cimage_error = cimage_error or f"entry {json.dumps(key)}: `auth` is not a string"
+        redact.register(values["password"], values["auth"], identitytoken)
+        username, password = values["username"], values["password"]
+        if values["auth"]:
+            try:
+                username, password = decode_auth_field(values["auth"])
+                redact.register(password)
+            except ValueError as exc:
+                errors.append(f"{label}: {exc}")
+        entry = Entry(
+            key=key,
+            username=username,
+            password=password,
+            email=values["email"],
+            has_auth=bool(values["auth"]),
+            has_identitytoken=bool(identitytoken),
+            identitytoken=identitytoken,
+            cimage=_cimage_view(values["auth"], identitytoken),
+        )
+    if errors:
+        entry = Entry(entry.key, entry.username, entry.password, entry.email, entry.has_auth,
+                      entry.has_identitytoken, entry.identitytoken, tuple(errors), entry.cimage)
+    return entry, cimage_error
+
+
+def _entries(pairs: list[tuple[str, Any]], where: str) -> tuple[tuple[Entry, ...], str | None]:
+    grouped: dict[str, list[Any]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    entries, cimage_error = [], None
+    for key, values in grouped.items():
+        entry, err = _parse_entry(key, values, where)
+        entries.append(entry)
+        cimage_error = cimage_error or err
+    return tuple(entries), cimage_error
 
 
 def parse(data: bytes | str, fmt: Format, where: str = "") -> DockerConfig:
     """Parse a credential file of the given format. Never raises on bad content:
-    problems land in `errors` (fatal to the kubelet) or `notes` (harmless).
-    `where` prefixes messages, e.g. 'secret shop/regcred key .dockerconfigjson: '."""
+    problems land in `errors` (fatal to the kubelet), `shape_error` (the kubelet finds
+    nothing in it) or `notes` (harmless). `where` prefixes messages."""
     redact.register(data)
     try:
         doc = _loads(data)
@@ -223,45 +274,55 @@ def parse(data: bytes | str, fmt: Format, where: str = "") -> DockerConfig:
         msg = str(exc).split(":")[0] if isinstance(exc, json.JSONDecodeError) else str(exc)
         pos = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
         return DockerConfig(fmt, (), errors=(f"{where}not valid JSON: {msg}{pos}",))
+    if doc is None:
+        # Go: unmarshalling null is a no-op, not an error; the config is just empty.
+        return DockerConfig(fmt, (), shape_error=f"{where}is JSON null: the kubelet finds no credentials in it")
     if not isinstance(doc, _Pairs):
         return DockerConfig(fmt, (), errors=(f"{where}must be a JSON object, not {_json_type(doc)}",))
 
     notes: list[str] = []
     helpers: list[str] = []
+    errors: list[str] = []
     if fmt == "dockerconfigjson":
-        fields = _go_fields(doc, ("auths", "credHelpers", "credsStore"))
-        auths = fields.get("auths")
-        if isinstance(fields.get("credHelpers"), _Pairs):
-            helpers = [k for k, _ in fields["credHelpers"]]
+        fields = _go_fields(doc, ("auths", "HttpHeaders", "credHelpers", "credsStore"))
+        for headers in fields.get("HttpHeaders", []):
+            if headers is not None and not (isinstance(headers, _Pairs)
+                                            and all(v is None or isinstance(v, str) for _, v in headers)):
+                errors.append(f"{where}`HttpHeaders` must be an object of strings")
+        helper_maps = [h for h in fields.get("credHelpers", []) if isinstance(h, _Pairs)]
+        if helper_maps:
+            helpers = list(dict.fromkeys(k for h in helper_maps for k, _ in h))
             notes.append(f"{where}`credHelpers` ({', '.join(helpers)}) are not used by the kubelet")
-        if fields.get("credsStore"):
+        if any(fields.get("credsStore", [])):
             notes.append(f"{where}`credsStore` is not used by the kubelet")
-        if auths is None:
+        if "auths" not in fields:
             keys = [k for k, _ in doc]
-            if "auths" not in {k.lower() for k in keys}:
-                hint = ""
-                if keys and all("." in k or ":" in k or k == "localhost" for k in keys):
-                    hint = " (it looks like the legacy .dockercfg format, which has no `auths` wrapper)"
-                return DockerConfig(
-                    fmt, (), shape_error=f"{where}has no `auths` object: the kubelet finds no credentials in it{hint}",
-                    notes=tuple(notes), cred_helpers=tuple(helpers))
-            return DockerConfig(fmt, (), notes=tuple(notes), cred_helpers=tuple(helpers))
-        if not isinstance(auths, _Pairs):
-            return DockerConfig(fmt, (), errors=(f"{where}`auths` must be an object, not {_json_type(auths)}",))
-        pairs: list[tuple[str, Any]] = list(auths)
+            hint = ""
+            if keys and all("." in k or ":" in k or k == "localhost" for k in keys):
+                hint = " (it looks like the legacy .dockercfg format, which has no `auths` wrapper)"
+            return DockerConfig(
+                fmt, (), errors=tuple(errors),
+                shape_error=f"{where}has no `auths` object: the kubelet finds no credentials in it{hint}",
+                notes=tuple(notes), cred_helpers=tuple(helpers))
+        # Go decodes a repeated `auths` into the same map (merging); null resets it.
+        pairs: list[tuple[str, Any]] = []
+        for auths in fields["auths"]:
+            if auths is None:
+                pairs = []
+            elif isinstance(auths, _Pairs):
+                pairs.extend(auths)
+            else:
+                errors.append(f"{where}`auths` must be an object, not {_json_type(auths)}")
     else:
         pairs = list(doc)
-        if any(k.lower() == "auths" and isinstance(v, _Pairs) for k, v in pairs):
+        if any(k.casefold() == "auths" and isinstance(v, _Pairs) for k, v in pairs):
             return DockerConfig(fmt, (), shape_error=(
                 f"{where}has an `auths` wrapper: that is the .dockerconfigjson format; "
                 "under the .dockercfg key the kubelet reads it as a registry named \"auths\""))
 
-    # Go maps keep the last of duplicate keys.
-    last: dict[str, Any] = {}
-    for key, value in pairs:
-        last[key] = value
-    entries = tuple(_parse_entry(key, value, where) for key, value in last.items())
-    return DockerConfig(fmt, entries, notes=tuple(notes), cred_helpers=tuple(helpers))
+    entries, cimage_error = _entries(pairs, where)
+    return DockerConfig(fmt, entries, errors=tuple(errors), notes=tuple(notes), cred_helpers=tuple(helpers),
+                        cimage_error=cimage_error)
 
 
 def detect_format(data: bytes | str) -> Format:

@@ -67,6 +67,8 @@ class _Url:
 def _parse_url(text: str) -> _Url | None:
     """Go url.Parse, as far as the keyring depends on it: authority up to the first
     '/', '?' or '#'; a non-numeric port or a bad %-escape is an error (None)."""
+    if re.search(r"[\x00-\x1f\x7f]", text):
+        return None  # Go net/url: invalid control character in URL
     scheme, sep, rest = text.partition("://")
     if not sep:
         return None
@@ -258,6 +260,7 @@ class CimageResult:
     error: str | None = None
     # Several keys normalise to the registry: Go iterates a map, so any of them may win.
     candidates: tuple[Entry, ...] = ()
+    helper: bool = False  # a credHelpers entry for the registry takes precedence over `auths`
 
 
 def _cimage_normalize_registry(registry: str) -> str:
@@ -270,6 +273,11 @@ def cimage_lookup(config: DockerConfig, image: str, legacy: bool = False) -> Cim
     """containers/image findCredentialsInFile for the image name `image` (normalised,
     e.g. docker.io/library/nginx). `legacy` is the .dockercfg format."""
     registry = image.split("/", 1)[0]
+    if config.cimage_error:
+        return CimageResult(None, False, f"the file does not decode: {config.cimage_error}")
+    if registry in config.cred_helpers:
+        # findCredentialsInFile asks credHelpers[registry] before reading any `auths` entry.
+        return CimageResult(None, False, helper=True)
     entries = {e.key: e for e in config.entries}
     if legacy:
         keys = [registry]

@@ -63,7 +63,8 @@ class Target:
 
 # --- label selectors ---------------------------------------------------------
 
-_SET_RE = re.compile(r"^\s*(!?)([\w./-]+)\s*(?:(in|notin)\s*\(([^)]*)\)|(==|=|!=)\s*([\w./-]*))?\s*$")
+# `in`/`notin` need whitespace before them, else "kin (a)" would read as "k in (a)".
+_SET_RE = re.compile(r"^\s*(!?)\s*([\w./-]+)(?:\s+(in|notin)\s*\(([^)]*)\)|\s*(==|=|!=)\s*([\w./-]*))?\s*$")
 
 
 def parse_selector(text: str) -> list[tuple[str, str, frozenset[str]]]:

@@ -28,6 +28,7 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
 SUFFIXES = (".yaml", ".yml", ".json")
+CLUSTER_SCOPED = frozenset({"Namespace", "Image", "ClusterVersion", "ClusterOperator"})
 # Kinds the checks use; everything else in a dump is ignored.
 KINDS = frozenset({
     "Pod", "ServiceAccount", "Secret", "Event", "Namespace",
@@ -160,6 +161,11 @@ def _parse_text(text: str, name: str) -> list[Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, yaml.reader.ReaderError):
+            # Bad characters (a pasted escape sequence, a UTF-16 file) carry a position only.
+            line = text.count("\n", 0, exc.position) + 1
+            hint = " (is the file UTF-16? save it as UTF-8)" if "\x00" in text else ""
+            problem, where = f"unacceptable character #x{exc.character:04x}{hint}", f" (line {line})"
         raise SourceError(f"{name}: not valid YAML or JSON: {problem}{where}") from None
 
 
@@ -193,6 +199,11 @@ def load_files(paths: Iterable[str], stdin: Any = None) -> Snapshot:
             elif kind == "Secret":
                 obj = _apply_string_data(obj)
             m = meta(obj)
+            if kind not in CLUSTER_SCOPED and not m.get("namespace"):
+                # A manifest without a namespace lands in the default namespace, as with
+                # `kubectl apply` (offline there is no kubeconfig context to take it from).
+                obj = {**obj, "metadata": {**m, "namespace": "default"}}
+                m = obj["metadata"]
             key = (kind, str(m.get("namespace") or ""), str(m.get("name") or ""))
             old = found.get(key)
             if old is None or _resource_version(obj) >= _resource_version(old):

@@ -259,59 +259,27 @@ def test_invalid_utf8_becomes_replacement_character() -> None:
     assert config.entries[0].password == "p\ufffdq"
 
 
-GO_JSON_XFAIL = {
-    "null": pytest.mark.xfail(strict=True, reason=(
-        "Go encoding/json: \"unmarshaling a JSON null into any other Go type has no effect on the value and "
-        "produces no error\"; kubernetes/kubernetes pkg/credentialprovider/secrets/secrets.go "
-        "secretsToTrackedDockerConfigs then Adds an empty config, so the kubelet accepts a `null` document; "
-        "dockerconfig.parse reports 'must be a JSON object, not string'")),
-    "dup-error": pytest.mark.xfail(strict=True, reason=(
-        "Go encoding/json aborts on the first error returned by an Unmarshaler "
-        "(kubernetes/kubernetes pkg/credentialprovider/config.go DockerConfigEntry.UnmarshalJSON) and "
-        "keeps an UnmarshalTypeError even when a later duplicate key is valid; dockerconfig.parse keeps "
-        "only the last duplicate and drops the earlier one's error, so the kubelet rejects a secret the "
-        "tool calls valid")),
-    "dup-auths": pytest.mark.xfail(strict=True, reason=(
-        "Go encoding/json decodes a repeated object key into the same non-nil map and adds to it "
-        "(decode.go object(): `if v.IsNil() { v.Set(reflect.MakeMap(t)) }`), so two `auths` objects "
-        "(kubernetes/kubernetes pkg/credentialprovider/config.go DockerConfigJSON.Auths) are merged; "
-        "dockerconfig._go_fields keeps only the last one")),
-    "httpheaders": pytest.mark.xfail(strict=True, reason=(
-        "kubernetes/kubernetes pkg/credentialprovider/config.go: `type DockerConfigJSON struct { Auths "
-        "DockerConfig `json:\"auths\"`; HTTPHeaders map[string]string `json:\"HttpHeaders,omitempty\"` }`; "
-        "a wrong type there is an UnmarshalTypeError and readDockerConfigJSONFileFromBytes / "
-        "secrets.go fail; dockerconfig.parse does not look at HttpHeaders")),
-    "fold": pytest.mark.xfail(strict=True, reason=(
-        "Go encoding/json fold.go foldName matches field names with Unicode simple folding "
-        "(`foldRune` via unicode.SimpleFold: U+017F 'ſ' folds with 's'), so kubernetes/kubernetes "
-        "pkg/credentialprovider/config.go dockerConfigEntryWithAuth.Username takes \"uſername\"; "
-        "dockerconfig._go_fields uses str.lower()")),
-    "surrogate": pytest.mark.xfail(strict=True, reason=(
-        "Go encoding/json decode.go unquoteBytes: an unpaired \\uD800 escape becomes "
-        "unicode.ReplacementChar; Python json keeps a lone surrogate, and Entry.fingerprint then raises "
-        "UnicodeEncodeError")),
-}
 
-# ADDED, Go encoding/json behaviour the parser does not reproduce (see reasons).
+# ADDED, Go encoding/json corners (decode.go, fold.go): null is a no-op, every duplicate is
+# decoded (an error in any fails), repeated maps merge, HttpHeaders is typed, fields fold.
 # Columns: format, document, expected entries or None for "the kubelet rejects it".
 GO_JSON_DEVIATIONS = [
-    pytest.param("dockerconfigjson", "null", [], id="null document", marks=GO_JSON_XFAIL["null"]),
-    pytest.param("dockercfg", "null", [], id="null document (dockercfg)", marks=GO_JSON_XFAIL["null"]),
+    pytest.param("dockerconfigjson", "null", [], id="null document"),
+    pytest.param("dockercfg", "null", [], id="null document (dockercfg)"),
     pytest.param("dockerconfigjson", '{"auths": {"r.io": {"auth": "!!"}, "r.io": {"auth": "dTpw"}}}', None,
-                 id="duplicate entry, the first one fails to decode", marks=GO_JSON_XFAIL["dup-error"]),
+                 id="duplicate entry, the first one fails to decode"),
     pytest.param("dockerconfigjson", '{"auths": {"r.io": {"auth": 5, "auth": "dTpw"}}}', None,
-                 id="duplicate field, the first one has a wrong type", marks=GO_JSON_XFAIL["dup-error"]),
+                 id="duplicate field, the first one has a wrong type"),
     pytest.param("dockerconfigjson", '{"auths": "x", "auths": {"r.io": {"auth": "dTpw"}}}', None,
-                 id="duplicate auths, the first one has a wrong type", marks=GO_JSON_XFAIL["dup-error"]),
+                 id="duplicate auths, the first one has a wrong type"),
     pytest.param("dockerconfigjson", '{"auths": {"a.io": {"auth": "dTpw"}}, "Auths": {"b.io": {"auth": "dTpw"}}}',
-                 [("a.io", "u", "p", ""), ("b.io", "u", "p", "")], id="duplicate auths objects are merged",
-                 marks=GO_JSON_XFAIL["dup-auths"]),
+                 [("a.io", "u", "p", ""), ("b.io", "u", "p", "")], id="duplicate auths objects are merged"),
     pytest.param("dockerconfigjson", '{"auths": {"r.io": {"auth": "dTpw"}}, "HttpHeaders": {"X-Meta": 5}}', None,
-                 id="HttpHeaders value is a number", marks=GO_JSON_XFAIL["httpheaders"]),
+                 id="HttpHeaders value is a number"),
     pytest.param("dockerconfigjson", '{"auths": {"r.io": {"auth": "dTpw"}}, "httpheaders": "x"}', None,
-                 id="HttpHeaders is a string", marks=GO_JSON_XFAIL["httpheaders"]),
+                 id="HttpHeaders is a string"),
     pytest.param("dockerconfigjson", '{"auths": {"r.io": {"u\u017fername": "u", "pa\u017f\u017fword": "p"}}}',
-                 [("r.io", "u", "p", "")], id="Unicode case folding of field names", marks=GO_JSON_XFAIL["fold"]),
+                 [("r.io", "u", "p", "")], id="Unicode case folding of field names"),
 ]
 
 
@@ -325,7 +293,6 @@ def test_go_json_deviations(fmt: dockerconfig.Format, text: str, expected: list[
         assert sorted(rows(config)) == sorted(expected)
 
 
-@GO_JSON_XFAIL["surrogate"]
 def test_lone_surrogate_becomes_replacement_character() -> None:
     config = parse('{"auths": {"r.io": {"username": "u", "password": "p\\ud800"}}}', "dockerconfigjson")
     entry = config.entries[0]

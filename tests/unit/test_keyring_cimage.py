@@ -275,25 +275,6 @@ def test_first_existing_key_wins_without_retry() -> None:
 
 # --- decodeDockerAuth -----------------------------------------------------------
 
-CIMAGE_XFAIL_NEWLINE = pytest.mark.xfail(strict=True, reason=(
-    "containers/image pkg/docker/config/config.go decodeDockerAuth uses "
-    "`base64.StdEncoding.DecodeString(conf.Auth)`, and Go's encoding/base64 ignores '\\r' and '\\n' "
-    "(a wrapped `base64` output decodes); dockerconfig._cimage_view uses base64.b64decode(validate=True), "
-    "which rejects them"))
-CIMAGE_XFAIL_TOKEN = pytest.mark.xfail(strict=True, reason=(
-    "containers/image pkg/docker/config/config.go decodeDockerAuth decodes `auth` first and returns "
-    "`types.DockerAuthConfig{}` when it has no ':' (an empty auth included), dropping IdentityToken; "
-    "an identity token is only returned beside a user:password auth (config_test.go TestGetAuth "
-    "\"identity token\"). dockerconfig._cimage_view returns usable=True for any identitytoken"))
-CIMAGE_XFAIL_EMPTY_PART = pytest.mark.xfail(strict=True, reason=(
-    "containers/image pkg/docker/config/config.go decodeDockerAuth returns {Username: user, Password: "
-    "strings.Trim(passwordPart, \"\\x00\")} whenever ':' is present, and getCredentialsWithHomeDir "
-    "returns any `creds != (types.DockerAuthConfig{})`, so 'user:' or ':pw' are used as credentials; "
-    "dockerconfig._cimage_view calls them unusable ('empty username or password')"))
-CIMAGE_XFAIL_NULL = pytest.mark.xfail(strict=True, reason=(
-    "containers/image pkg/docker/config/config.go: a null entry unmarshals to dockerAuthConfig{} and "
-    "decodeDockerAuth(\"\") returns types.DockerAuthConfig{} (no credentials); dockerconfig._parse_entry "
-    "returns an Entry whose cimage view keeps the default CimageView(True, None, None)"))
 
 # ADDED, from config.go decodeDockerAuth: `auth` decoded with base64.StdEncoding
 # (padding required, trailing bits ignored, '\r' '\n' skipped), split at the first ':'
@@ -317,17 +298,16 @@ DECODE_DOCKER_AUTH = [
     pytest.param({"auth": b64(":"), "identitytoken": "tok-123456"}, True, False, id="identity token, empty user"),
     pytest.param({"AUTH": b64("user:pass")}, True, False, id="field names are case-insensitive"),
     pytest.param({"auth": base64.encodebytes(("u" * 40 + ":" + "p" * 40).encode()).decode()}, True, False,
-                 id="line-wrapped base64", marks=CIMAGE_XFAIL_NEWLINE),
-    pytest.param({"auth": "Zm9vOmJhcg==\r\n"}, True, False, id="trailing CRLF", marks=CIMAGE_XFAIL_NEWLINE),
-    pytest.param({"identitytoken": "tok-123456"}, False, False, id="identity token without auth",
-                 marks=CIMAGE_XFAIL_TOKEN),
+                 id="line-wrapped base64"),
+    pytest.param({"auth": "Zm9vOmJhcg==\r\n"}, True, False, id="trailing CRLF"),
+    pytest.param({"identitytoken": "tok-123456"}, False, False, id="identity token without auth"),
     pytest.param({"auth": b64("no-colon-here"), "identitytoken": "tok-123456"}, False, False,
-                 id="identity token, auth without colon", marks=CIMAGE_XFAIL_TOKEN),
+                 id="identity token, auth without colon"),
     pytest.param({"auth": "pants", "identitytoken": "tok-123456"}, False, True,
-                 id="identity token, bad base64", marks=CIMAGE_XFAIL_TOKEN),
-    pytest.param({"auth": b64("user:")}, True, False, id="empty password", marks=CIMAGE_XFAIL_EMPTY_PART),
-    pytest.param({"auth": b64(":pass")}, True, False, id="empty username", marks=CIMAGE_XFAIL_EMPTY_PART),
-    pytest.param(None, False, False, id="null entry", marks=CIMAGE_XFAIL_NULL),
+                 id="identity token, bad base64"),
+    pytest.param({"auth": b64("user:")}, True, False, id="empty password"),
+    pytest.param({"auth": b64(":pass")}, True, False, id="empty username"),
+    pytest.param(None, False, False, id="null entry"),
 ]
 
 
@@ -346,7 +326,7 @@ def test_decode_docker_auth(entry: dict[str, Any] | None, credentials: bool, err
 KUBELET_VS_CIMAGE = [
     pytest.param("Zm9vOmJhcg==", True, True, id="padded"),
     pytest.param("Zm9vOmJhcg", True, False, id="unpadded: kubelet RawStdEncoding, c/image StdEncoding"),
-    pytest.param("Zm9vOm\nJhcg==\n", True, True, id="newlines", marks=CIMAGE_XFAIL_NEWLINE),
+    pytest.param("Zm9vOm\nJhcg==\n", True, True, id="newlines"),
     pytest.param("pants", False, False, id="not base64"),
 ]
 
@@ -364,11 +344,6 @@ def test_kubelet_vs_cimage_decoding(auth: str, kubelet: bool, cimage: bool) -> N
 # file is json.Unmarshal-ed into {auths: map[string]{auth string, identitytoken string},
 # credHelpers: map[string]string}; any type error fails the lookup ("unmarshaling JSON at
 # ..."), including a field the kubelet does not read.
-CIMAGE_XFAIL_TYPES = pytest.mark.xfail(strict=True, reason=(
-    "containers/image pkg/docker/config/config.go authPath.parse: `json.Unmarshal(raw, &fileContents)` "
-    "into dockerAuthConfig{Auth string; IdentityToken string} fails the whole file on a wrong JSON type "
-    "(config_test.go TestGetAuthFailsOnBadInput expects \"unmarshaling JSON\"); cimage_lookup reports "
-    "no error (and for identitytoken, which the kubelet ignores, nothing reports it)"))
 WRONG_TYPES = [
     pytest.param('{"auths": {"registry.example.com": {"auth": 5}}}', id="auth is a number"),
     pytest.param('{"auths": {"registry.example.com": {"auth": "dTpw", "identitytoken": 5}}}',
@@ -378,17 +353,12 @@ WRONG_TYPES = [
 
 
 @pytest.mark.parametrize("text", WRONG_TYPES)
-@CIMAGE_XFAIL_TYPES
 def test_wrong_json_type_fails_cimage(text: str) -> None:
     result = cimage_lookup(config_of(text), "registry.example.com/app")
     assert result.error is not None
     assert result.credentials is False
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "containers/image pkg/docker/config/config.go findCredentialsInFile: `if ch, exists := "
-    "fileContents.CredHelpers[registry]; exists { return getCredsFromCredHelper(ch, registry) }` runs "
-    "before any `auths` lookup; cimage_lookup ignores config.cred_helpers and reads the auths entry"))
 def test_cred_helper_in_file_wins_over_auths() -> None:
     text = json.dumps({"auths": {"registry.example.com": {"auth": b64("user:pass")}},
                        "credHelpers": {"registry.example.com": "secretservice"}})

@@ -152,17 +152,10 @@ NORMALIZE_KEY = [
     ("quay.io\n", None),  # net/url: invalid control character in URL
     ("quay.io/ns\t", None),  # ... anywhere in the URL, the path too
 ]
-NORMALIZE_KEY_XFAIL = {
-    "quay.io/ns\t": pytest.mark.xfail(strict=True, reason=(
-        "kubernetes/kubernetes pkg/credentialprovider/keyring.go BasicDockerKeyring.Add skips keys "
-        "url.Parse rejects; golang/go src/net/url/url.go parse(): `if stringContainsCTLByte(rawURL) "
-        "{ return nil, errors.New(\"net/url: invalid control character in URL\") }` covers the whole "
-        "URL, but keyring._parse_url only checks the authority for control characters")),
-}
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
-    pytest.param(raw, expected, id=repr(raw), marks=NORMALIZE_KEY_XFAIL.get(raw, ()))
+    pytest.param(raw, expected, id=repr(raw))
     for raw, expected in NORMALIZE_KEY
 ])
 def test_normalize_key(raw: str, expected: str | None) -> None:
@@ -463,10 +456,11 @@ def pull_secrets_keyring(secrets: list[tuple[str, dict[str, str]]]) -> list[Sour
     KEY_FOR_FORMAT say which type goes with which key."""
     sources = []
     for i, (stype, data) in enumerate(secrets):
-        for fmt in ("dockerconfigjson", "dockercfg"):
+        formats: tuple[dockerconfig.Format, ...] = ("dockerconfigjson", "dockercfg")
+        for fmt in formats:
             raw = data.get(dockerconfig.KEY_FOR_FORMAT[fmt])
             if stype == dockerconfig.TYPE_FOR_FORMAT[fmt] and raw:
-                sources.append(Source(f"secret/ns/s{i}", dockerconfig.parse(raw, fmt)))  # type: ignore[arg-type]
+                sources.append(Source(f"secret/ns/s{i}", dockerconfig.parse(raw, fmt)))
                 break
     return sources
 
