@@ -52,11 +52,11 @@ def _scrub(text: str) -> str:
 def _common(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("common flags (kubectl conventions)")
     g.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (live cluster access: not yet available)")
-    g.add_argument("--context", metavar="NAME", help="kubeconfig context")
+    g.add_argument("--context", metavar="NAME", help="kubeconfig context (live cluster access: not yet available)")
     g.add_argument("-n", "--namespace", metavar="NS", help="namespace (offline: default is every namespace in the input)")
     g.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
     g.add_argument("-l", "--selector", metavar="SELECTOR", help="label selector (k=v, k!=v, k in (a,b), !k)")
-    g.add_argument("--request-timeout", metavar="DURATION", help="API request timeout")
+    g.add_argument("--request-timeout", metavar="DURATION", help="API request timeout (live cluster access)")
     g.add_argument("-v", "--verbosity", type=int, default=0, metavar="N", help="log level on stderr (redacted)")
     g.add_argument("-f", "--filename", action="append", default=[], metavar="PATH",
                    help="offline mode: YAML/JSON file, directory (recursive; a must-gather tree works) or - for "
@@ -79,11 +79,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                         "secret/NAME; none = every pod")
     o = doctor.add_argument_group("doctor flags")
     o.add_argument("-o", "--output", choices=["table", "wide", "json", "yaml", "markdown"], default="table")
-    o.add_argument("--no-probe", action="store_true", help="no registry traffic")
+    o.add_argument("--no-probe", action="store_true", help="no registry traffic (this version never probes)")
     o.add_argument("--probe-timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="per registry request (default 10)")
-    o.add_argument("--insecure-registry", action="append", default=[], metavar="HOST")
-    o.add_argument("--registry-ca-file", metavar="PATH")
+                   help="per registry request (default 10; for registry probes, not in this version)")
+    o.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
+                   help="plain http / no TLS verification for HOST (registry probes, not in this version)")
+    o.add_argument("--registry-ca-file", metavar="PATH", help="extra CA bundle (registry probes, not in this version)")
     o.add_argument("--authfile", metavar="PATH", help="docker config (config.json or .dockercfg) used as the node's "
                    "credentials (what /var/lib/kubelet/config.json holds)")
     o.add_argument("--image", action="append", default=[], metavar="REF",

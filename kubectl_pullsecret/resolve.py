@@ -157,17 +157,20 @@ def _controller_of(obj: Obj) -> tuple[str, str] | None:
     return None
 
 
-def top_owner(snapshot: Snapshot, kind: str, namespace: str, obj: Obj) -> ObjectRef | None:
+def top_owner(snapshot: Snapshot, kind: str, namespace: str, obj: Obj,
+              _seen: frozenset[tuple[str, str]] = frozenset()) -> ObjectRef | None:
     """The workload a restart acts on: Deployment over ReplicaSet, CronJob over Job,
     DeploymentConfig over ReplicationController. A ReplicaSet missing from the input
-    is traced to its Deployment by the pod-template-hash suffix."""
+    is traced to its Deployment by the pod-template-hash suffix. Ownership cycles (a
+    hand-edited dump) stop at the first repeat."""
     owner = _controller_of(obj)
-    if owner is None:
+    if owner is None or owner in _seen:
         return None
     o_kind, o_name = owner
     parent = snapshot.get(o_kind, namespace, o_name)
     if parent is not None:
-        return top_owner(snapshot, o_kind, namespace, parent) or ObjectRef(o_kind, namespace, o_name)
+        return (top_owner(snapshot, o_kind, namespace, parent, _seen | {owner})
+                or ObjectRef(o_kind, namespace, o_name))
     if o_kind == "ReplicaSet":
         pod_hash = (meta(obj).get("labels") or {}).get("pod-template-hash")
         if pod_hash and o_name.endswith("-" + str(pod_hash)):

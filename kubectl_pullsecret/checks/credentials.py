@@ -9,6 +9,7 @@ from kubectl_pullsecret import keyring
 from kubectl_pullsecret.checks.base import Context, create_secret_fix, for_container, restart_fix
 from kubectl_pullsecret.dockerconfig import Entry
 from kubectl_pullsecret.findings import Finding, Severity
+from kubectl_pullsecret.keyring import DEFAULT_REGISTRY_HOST
 from kubectl_pullsecret.reference import Reference
 from kubectl_pullsecret.resolve import Resolution
 
@@ -55,6 +56,20 @@ def _new_secret_name(ref: Reference) -> str:
     return f"{host or 'registry'}-pull"
 
 
+def _anonymous(res: Resolution) -> bool:
+    """No credential, or only entries without username/password: the kubelet ignores
+    `identitytoken`, so such a match logs in with nothing."""
+    return not any(c.entry.has_credentials for c in res.credentials)
+
+
+def _empty_matches(res: Resolution) -> str:
+    if not res.credentials:
+        return ""
+    keys = ", ".join(f"{c.source} key {c.entry.key!r}" for c in res.credentials)
+    return (f" The only matching entries ({keys}) have no username or password (the kubelet does not use "
+            "`identitytoken`), so the kubelet sends an empty login.")
+
+
 def check_reference(ctx: Context) -> Iterator[Finding]:
     """The image string does not parse as a reference."""
     for res in ctx.resolutions:
@@ -71,12 +86,13 @@ def check_no_match(ctx: Context) -> Iterator[Finding]:
     """No credential matches the image's registry and path, so the pull is anonymous."""
     for res in ctx.resolutions:
         ref = res.reference
-        if ref is None or res.keyring_error or res.credentials or ref.is_docker_hub or _unknown_secrets(res):
+        if ref is None or res.keyring_error or not _anonymous(res) or ref.is_docker_hub or _unknown_secrets(res):
             continue
         if ctx.probe:
             continue  # with probes, the registry decides (registry-auth-required)
         msg = (f"No credential matches {ref.name}: the kubelet pulls it anonymously, which works only if the "
-               f"repository is public (not checked: probes are off). Searched: {_searched(ctx, res)}.")
+               f"repository is public (not checked: probes are off).{_empty_matches(res)} "
+               f"Searched: {_searched(ctx, res)}.")
         s = res.subject
         if ctx.openshift and ref.registry in ctx.internal_registries:
             # The internal registry's credential is the SA's <sa>-dockercfg-* secret, never a hand-made one.
@@ -94,12 +110,12 @@ def check_dockerhub_anonymous(ctx: Context) -> Iterator[Finding]:
     """A Docker Hub image is pulled without credentials (rate limits, private repositories fail)."""
     for res in ctx.resolutions:
         ref = res.reference
-        if ref is None or not ref.is_docker_hub or res.keyring_error or res.credentials or _unknown_secrets(res):
+        if ref is None or not ref.is_docker_hub or res.keyring_error or not _anonymous(res) or _unknown_secrets(res):
             continue
         msg = (f"{ref.name} comes from Docker Hub and no credential matches it, so it is pulled anonymously: "
                "Docker Hub rate-limits anonymous pulls per source IP (shared by every pod on the node) and "
                "private repositories fail. A Docker Hub key must be docker.io, index.docker.io or "
-               "https://index.docker.io/v1/.")
+               f"https://index.docker.io/v1/.{_empty_matches(res)}")
         s = res.subject
         fix = create_secret_fix(s.ref.namespace or "default", "dockerhub-pull", "docker.io", None, s.sa_name,
                                 restart=s)
@@ -131,6 +147,11 @@ def key_mismatch(raw_key: str, ref: Reference) -> tuple[str, str] | None:
         if key_name.lower() == img_name.lower():
             return "the kubelet cannot parse it as a URL (bad port or %-escape) and skips it", ref.registry
         return None
+    if ref.is_docker_hub and key_name.lower() == DEFAULT_REGISTRY_HOST and norm != DEFAULT_REGISTRY_HOST:
+        # keyring.go Lookup falls back to exactly the key index.docker.io: with a path it never applies.
+        path = norm.partition("/")[2]
+        return ("the kubelet uses an index.docker.io key only as the Docker Hub fallback, and only without a path",
+                "docker.io" + (f"/{path}" if path else ""))
     if ref.is_docker_hub and key_name.lower() in DOCKER_HUB_LOOKALIKES:
         return (f"{key_name} is not a key the kubelet uses for Docker Hub images (only docker.io, index.docker.io "
                 "and https://index.docker.io/v1/ work)", "docker.io")
@@ -222,6 +243,11 @@ def check_crio_disagree(ctx: Context) -> Iterator[Finding]:
             elif (k_entry is None and c_entry is None) or (
                     k_entry is not None and c_entry is not None and k_entry.key == c_entry.key):
                 continue
+            elif c.helper:
+                c_text = (f"asks the credential helper listed under credHelpers for {ref.registry} and never reads "
+                          "`auths` for it")
+            elif c.entry is None and c.error:
+                c_text = f"cannot use the file at all ({c.error})"
             elif c.entry is not None and c_entry is None:
                 reason = c.entry.cimage.error or c.entry.cimage.note or "it yields no credential"
                 c_text = f"finds {_describe(c.entry)} but uses no credential from it ({reason})"

@@ -38,7 +38,7 @@ CLASSES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      ("requested access to the resource is denied", "pull access denied", "insufficient_scope",
       "denied:", "403 forbidden", "access denied")),
     ("auth-required", "the registry requires credentials and none (or none valid) were sent",
-     ("unauthorized", "authentication required", "401")),
+     ("unauthorized", "authentication required")),
     ("tls", "the node does not trust the registry's certificate",
      ("x509:", "certificate signed by unknown authority", "tls: failed to verify certificate",
       "certificate is not valid", "tls: ")),

@@ -52,9 +52,13 @@ def _secret_uses(ctx: Context) -> dict[tuple[str, str], _Use]:
         s = res.subject
         ns = s.ref.namespace or "default"
         injected = pull_secrets_injected(ctx.snapshot, s)
+        sa_names = set(sa_pull_secrets(ctx.snapshot.get("ServiceAccount", ns, s.sa_name)))
         for name in s.pull_secrets:
-            ref = ObjectRef("ServiceAccount", ns, s.sa_name) if injected else s.ref
-            use = add(ns, name, ref, s.sa_name if injected else None)
+            # The SA holds the reference only while it still lists the name; a pod keeps
+            # what admission copied even after the SA dropped it.
+            from_sa = injected and name in sa_names
+            ref = ObjectRef("ServiceAccount", ns, s.sa_name) if from_sa else s.ref
+            use = add(ns, name, ref, s.sa_name if from_sa else None)
             if res.reference is not None and not res.credentials and res.reference.registry not in use.registries:
                 use.registries.append(res.reference.registry)
     for ns, name in ctx.scope.secrets:
