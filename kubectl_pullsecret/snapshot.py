@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import yaml
@@ -74,7 +75,7 @@ class Snapshot:
         found = {ns for (_, ns, _) in self._index if ns}
         return sorted(found)
 
-    @property
+    @cached_property
     def openshift(self) -> bool:
         """OpenShift, as far as the objects tell (offline there is no discovery)."""
         for kind in ("DeploymentConfig", "Image", "ClusterVersion", "ClusterOperator"):

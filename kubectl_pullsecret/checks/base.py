@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
-from kubectl_pullsecret.resolve import NodeCredentials, Resolution, Resolver, Scope, Subject
+from kubectl_pullsecret.resolve import NodeCredentials, Resolution, Resolver, Scope, Subject, pull_secrets_injected
 from kubectl_pullsecret.snapshot import Snapshot
 
 DEFAULT_INTERNAL_REGISTRY = "image-registry.openshift-image-registry.svc:5000"
@@ -101,6 +102,37 @@ def create_secret_fix(namespace: str, secret: str, registry: str, username: str 
         if r is not None:
             equivalent.extend(r.equivalent)
     return Fix(command, tuple(equivalent))
+
+
+def patch_target(subject: Subject) -> ObjectRef | None:
+    """Where a pod's imagePullSecrets can be changed: a pod's are immutable, so its
+    owner's template (None for a bare pod); a workload's own template."""
+    if subject.ref.kind == "Pod":
+        return subject.owner if subject.owner is not None and subject.owner.kind != "Pod" else None
+    return subject.ref if subject.ref.kind != "Image" else None
+
+
+def add_pull_secret_patches(target: ObjectRef, names: Iterable[str]) -> tuple[str, ...]:
+    """JSON patches appending pull secrets to a workload template (the list is kept)."""
+    ns = ns_flag(target.namespace)
+    path = ("/spec/jobTemplate/spec/template/spec/imagePullSecrets/-" if target.kind == "CronJob"
+            else "/spec/template/spec/imagePullSecrets/-")
+    return tuple(f"kubectl patch {target.kind.lower()} {q(target.name or '')}{ns} --type=json -p "
+                 + q(json.dumps([{"op": "add", "path": path, "value": {"name": n}}])) for n in names)
+
+
+def credential_fix(snapshot: Snapshot, subject: Subject, secret: str, registry: str, username: str | None) -> Fix:
+    """Create a pull secret for a subject and make its pods use it: link it to the SA,
+    unless the pods list their own pull secrets (then the SA's are never added, and the
+    secret must go into the template)."""
+    ns = subject.ref.namespace or "default"
+    if subject.own_pull_secrets and not pull_secrets_injected(snapshot, subject):
+        base = create_secret_fix(ns, secret, registry, username, None)
+        target = patch_target(subject)
+        extra = (add_pull_secret_patches(target, [secret]) if target is not None
+                 else (f"# add {secret} to the pod manifest's imagePullSecrets and re-create the pod",))
+        return Fix(base.command, base.equivalent + extra)
+    return create_secret_fix(ns, secret, registry, username, subject.sa_name, restart=subject)
 
 
 def recreate_from_file_fix(namespace: str, secret: str, fmt_key: str, link_sa: str | None) -> Fix:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from kubectl_pullsecret import keyring
-from kubectl_pullsecret.checks.base import Context, create_secret_fix, for_container, restart_fix
+from kubectl_pullsecret.checks.base import Context, credential_fix, for_container, restart_fix
 from kubectl_pullsecret.dockerconfig import Entry
 from kubectl_pullsecret.findings import Finding, Severity
 from kubectl_pullsecret.keyring import DEFAULT_REGISTRY_HOST
@@ -101,8 +101,7 @@ def check_no_match(ctx: Context) -> Iterator[Finding]:
                     "pod-overrides-sa-secrets.")
             fix = restart_fix(s) if s.created else None
         else:
-            fix = create_secret_fix(s.ref.namespace or "default", _new_secret_name(ref), ref.registry, None,
-                                    s.sa_name, restart=s)
+            fix = credential_fix(ctx.snapshot, s, _new_secret_name(ref), ref.registry, None)
         yield for_container("no-matching-credential", Severity.WARNING, res, msg, fix)
 
 
@@ -117,8 +116,7 @@ def check_dockerhub_anonymous(ctx: Context) -> Iterator[Finding]:
                "private repositories fail. A Docker Hub key must be docker.io, index.docker.io or "
                f"https://index.docker.io/v1/.{_empty_matches(res)}")
         s = res.subject
-        fix = create_secret_fix(s.ref.namespace or "default", "dockerhub-pull", "docker.io", None, s.sa_name,
-                                restart=s)
+        fix = credential_fix(ctx.snapshot, s, "dockerhub-pull", "docker.io", None)
         yield for_container("dockerhub-anonymous", Severity.WARNING, res, msg, fix)
 
 
@@ -205,9 +203,8 @@ def check_key_mismatch(ctx: Context) -> Iterator[Finding]:
                        f"never matches it to {ref.name}: {why}. Key it as {better!r}.")
                 fix = None
                 if src.name.startswith("secret/"):
-                    ns = res.subject.ref.namespace or "default"
-                    fix = create_secret_fix(ns, _new_secret_name(ref), better, entry.username or None,
-                                            res.subject.sa_name, restart=res.subject)
+                    fix = credential_fix(ctx.snapshot, res.subject, _new_secret_name(ref), better,
+                                         entry.username or None)
                 yield for_container("credential-key-mismatch", Severity.WARNING, res, msg, fix)
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import datetime
 
-from kubectl_pullsecret.checks.base import Context, finding, join_names, ns_flag, q, restart_fix
+from kubectl_pullsecret.checks.base import (
+    Context,
+    add_pull_secret_patches,
+    finding,
+    join_names,
+    patch_target,
+    restart_fix,
+)
 from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
 from kubectl_pullsecret.resolve import Subject, pull_secrets_injected, sa_pull_secrets
 from kubectl_pullsecret.snapshot import Obj, meta, secret_value
@@ -91,16 +97,8 @@ def check_overrides(ctx: Context) -> Iterator[Finding]:
             msg += (f" That leaves {join_names(broken)} on the internal registry with no credential: add "
                     f"{dockercfg[0]} to the pod's imagePullSecrets.")
         # A pod's imagePullSecrets cannot be changed: patch the template of its owner.
-        target = s.owner if s.ref.kind == "Pod" else s.ref
-        fix = None
-        if target is not None and target.kind != "Pod":
-            ns = ns_flag(target.namespace)
-            path = ("/spec/jobTemplate/spec/template/spec/imagePullSecrets/-" if target.kind == "CronJob"
-                    else "/spec/template/spec/imagePullSecrets/-")
-            fix = Fix(None, tuple(
-                f"kubectl patch {target.kind.lower()} {q(target.name or '')}{ns} --type=json -p "
-                + q(json.dumps([{"op": "add", "path": path, "value": {"name": n}}]))
-                for n in excluded))
+        target = patch_target(s)
+        fix = Fix(None, add_pull_secret_patches(target, excluded)) if target is not None else None
         yield finding("pod-overrides-sa-secrets", severity, s.ref, msg, fix=fix)
 
 

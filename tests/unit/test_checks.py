@@ -240,7 +240,8 @@ def test_pull_secret_data_unavailable(tmp_path: Path, secret_obj: Obj, phrase: s
 # --- no-matching-credential ----------------------------------------------------------
 
 def test_no_matching_credential(tmp_path: Path) -> None:
-    report = run_doctor(tmp_path, [sa(), FILLER, pod(pull=["filler"])])
+    # The pod's secret is its SA's (admission copied it), so the fix links the new one to the SA.
+    report = run_doctor(tmp_path, [sa(pull=["filler"]), FILLER, pod(pull=["filler"])])
     f = one(report, "no-matching-credential")
     assert (f.severity, f.object, f.container, f.image) == (Severity.WARNING, ref("Pod", "web-1"), "web", QUAY)
     assert "No credential matches quay.io/acme/web" in f.message
@@ -250,6 +251,25 @@ def test_no_matching_credential(tmp_path: Path) -> None:
     assert f.fix.command == (f"kubectl pullsecret fix create quay-io-pull --docker-server quay.io --docker-username USER "
                              f"--docker-password-stdin --link default -n {NS}")
     assert f"oc secrets link default quay-io-pull --for=pull -n {NS}" in f.fix.equivalent
+
+
+@pytest.mark.parametrize(("subject", "patch"), [
+    pytest.param(pod(pull=["filler"]), None, id="bare-pod"),
+    pytest.param(workload("Deployment", "web", pull=["filler"]), "kubectl patch deployment web", id="deployment"),
+])
+def test_credential_fix_for_pods_listing_their_own_secrets(tmp_path: Path, subject: Obj, patch: str | None) -> None:
+    """Pods that list their own pull secrets never get the SA's: no --link, the secret goes in the template."""
+    report = run_doctor(tmp_path, [sa(), FILLER, subject])
+    f = one(report, "no-matching-credential")
+    assert f.fix is not None and f.fix.command is not None
+    assert "--link" not in f.fix.command
+    assert not any("oc secrets link" in c for c in f.fix.equivalent)
+    last = f.fix.equivalent[-1]
+    if patch is None:
+        assert last == "# add quay-io-pull to the pod manifest's imagePullSecrets and re-create the pod"
+    else:
+        assert last.startswith(patch) and '"path": "/spec/template/spec/imagePullSecrets/-"' in last
+        assert '"value": {"name": "quay-io-pull"}' in last
 
 
 NO_MATCH_NEGATIVE = [
@@ -365,7 +385,8 @@ def test_key_mismatch(raw_key: str, image: str, better: str | None, why: str | N
 
 
 def test_key_mismatch_end_to_end(tmp_path: Path) -> None:
-    report = run_doctor(tmp_path, [sa(), pull_secret("reg", {"quay.io:443": auth("robot")}), pod(pull=["reg"])])
+    report = run_doctor(tmp_path, [sa(pull=["reg"]), pull_secret("reg", {"quay.io:443": auth("robot")}),
+                                   pod(pull=["reg"])])
     f = one(report, "credential-key-mismatch")
     assert (f.severity, f.object, f.container, f.image) == (Severity.WARNING, ref("Pod", "web-1"), "web", QUAY)
     assert f"secret/{NS}/reg has an entry keyed 'quay.io:443' (user robot" in f.message
@@ -453,7 +474,7 @@ def test_crio_kubelet_disagree_node_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("image", ["nginx", "docker.io/library/nginx", "library/nginx", "index.docker.io/library/nginx:1"])
 def test_dockerhub_anonymous(tmp_path: Path, image: str) -> None:
-    report = run_doctor(tmp_path, [sa(), GOOD, pod(image=image, pull=["good"])])
+    report = run_doctor(tmp_path, [sa(pull=["good"]), GOOD, pod(image=image, pull=["good"])])
     f = one(report, "dockerhub-anonymous")
     assert (f.severity, f.object, f.container, f.image) == (Severity.WARNING, ref("Pod", "web-1"), "web", image)
     assert "docker.io/library/nginx comes from Docker Hub and no credential matches it" in f.message
