@@ -143,8 +143,10 @@ def _doctor(args: argparse.Namespace) -> int:
         skip=args.skip,
     )
     report = doctor.run(opts, sys.stdin)
-    for note in report.notes:
-        sys.stderr.write(_scrub(f"note: {note}\n"))
+    if args.output in ("json", "yaml"):
+        # Machine output stays pure; the human formats carry the notes themselves.
+        for note in report.notes:
+            sys.stderr.write(_scrub(f"note: {note}\n"))
     sys.stdout.write(render.render(report, args.output))
     if args.fail_on == "never":
         return EXIT_OK

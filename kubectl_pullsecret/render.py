@@ -128,6 +128,7 @@ def render_table(report: Report, wide: bool = False) -> str:
         lines.append(_plain(headers, rows) if rows else "(no images)")
     lines.append("")
     lines.append(_summary_line(report))
+    lines.extend(f"Note: {note}" for note in report.notes)
     return "\n".join(lines) + "\n"
 
 
@@ -137,6 +138,7 @@ def _md(text: str) -> str:
 
 def render_markdown(report: Report) -> str:
     out = ["# kubectl-pullsecret doctor report", "", f"**{_summary_line(report)}**", ""]
+    out += [f"> Note: {_md(note)}" for note in report.notes] + ([""] if report.notes else [])
     if report.findings:
         headers, rows = _finding_rows(report.findings)
         out.append(tabulate([[_md(c) for c in r] for r in rows], headers=headers, tablefmt="github",

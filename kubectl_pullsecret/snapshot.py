@@ -132,6 +132,86 @@ def _apply_string_data(obj: Obj) -> Obj:
     return obj
 
 
+# --- object shapes ---------------------------------------------------------------
+# The fields the checks read, with the types the API server guarantees. Input that a
+# real cluster could not have produced (a hand-edited dump) is reported and skipped
+# instead of failing deep inside a check. `None` (YAML null) is always allowed.
+# A dict is a nested shape; [X] a list of X; (T, ...) any of these types; {str: T} a map.
+_STR, _INT, _BOOL = str, (int, str), bool
+_REFS = [{"name": _STR}]
+_META = {"name": _STR, "namespace": _STR, "uid": _STR, "creationTimestamp": _STR, "resourceVersion": _INT,
+         "labels": {str: _STR}, "annotations": {str: _STR},
+         "ownerReferences": [{"kind": _STR, "name": _STR, "controller": _BOOL}]}
+_CONTAINERS = [{"name": _STR, "image": _STR}]
+_POD_SPEC = {"serviceAccountName": _STR, "serviceAccount": _STR, "containers": _CONTAINERS,
+             "initContainers": _CONTAINERS, "imagePullSecrets": _REFS}
+_STATUSES = [{"name": _STR, "state": {"waiting": {"reason": _STR, "message": _STR}}}]
+_TEMPLATE = {"metadata": _META, "spec": _POD_SPEC}
+_WORKLOAD = {"metadata": _META, "spec": {"template": _TEMPLATE}}
+SHAPES: dict[str, Any] = {
+    "Pod": {"metadata": _META, "spec": _POD_SPEC,
+            "status": {"containerStatuses": _STATUSES, "initContainerStatuses": _STATUSES}},
+    "ServiceAccount": {"metadata": _META, "imagePullSecrets": _REFS, "secrets": _REFS},
+    "Secret": {"metadata": _META, "type": _STR, "data": {str: _STR}, "stringData": {str: (str, int, float, bool)}},
+    "Event": {"metadata": _META, "reason": _STR, "message": _STR, "note": _STR,
+              "involvedObject": {"kind": _STR, "name": _STR, "namespace": _STR, "fieldPath": _STR},
+              "regarding": {"kind": _STR, "name": _STR, "namespace": _STR, "fieldPath": _STR},
+              "series": {"count": _INT}, "count": _INT},
+    "Namespace": {"metadata": _META},
+    "CronJob": {"metadata": _META, "spec": {"jobTemplate": {"spec": {"template": _TEMPLATE}}}},
+    "Image": {"metadata": _META, "status": {"internalRegistryHostname": _STR, "externalRegistryHostnames": [_STR]}},
+    "ClusterVersion": {"metadata": _META, "status": {"capabilities": {"enabledCapabilities": [_STR]}}},
+    "ClusterOperator": {"metadata": _META, "status": {"conditions": [{"reason": _STR, "message": _STR}]}},
+    **{k: _WORKLOAD for k in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job",
+                              "DeploymentConfig", "ReplicationController")},
+}
+
+
+def _type_name(shape: Any) -> str:
+    if isinstance(shape, dict):
+        return "a map" if str in shape else "an object"
+    if isinstance(shape, list):
+        return "a list"
+    types = shape if isinstance(shape, tuple) else (shape,)
+    names = {str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+    return " or ".join(dict.fromkeys(names[t] for t in types))
+
+
+def shape_problem(value: Any, shape: Any, path: str = "") -> str | None:
+    """The first place where `value` does not have `shape`, as 'path must be ...'."""
+    if value is None:
+        return None
+    where = path or "the object"
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return f"{where} must be {_type_name(shape)}"
+        if str in shape:
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    return f"{where} keys must be strings"
+                problem = shape_problem(v, shape[str], f"{path}.{k}" if path else k)
+                if problem:
+                    return problem
+            return None
+        for key, sub in shape.items():
+            problem = shape_problem(value.get(key), sub, f"{path}.{key}" if path else key)
+            if problem:
+                return problem
+        return None
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return f"{where} must be a list"
+        for i, item in enumerate(value):
+            problem = shape_problem(item, shape[0], f"{where}[{i}]")
+            if problem:
+                return problem
+        return None
+    types = shape if isinstance(shape, tuple) else (shape,)
+    if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+        return f"{where} must be {_type_name(shape)}"
+    return None
+
+
 def expand(doc: Any) -> Iterator[Obj]:
     """Objects in one YAML/JSON document: a single object, a `List`, or a typed list."""
     if not isinstance(doc, dict):
@@ -146,7 +226,7 @@ def expand(doc: Any) -> Iterator[Obj]:
                     item = {**item, "kind": item_kind}
                 yield from expand(item)
         return
-    if isinstance(kind, str) and isinstance(doc.get("metadata"), dict):
+    if isinstance(kind, str) and "metadata" in doc:
         yield doc
 
 
@@ -190,10 +270,17 @@ def load_files(paths: Iterable[str], stdin: Any = None) -> Snapshot:
     inputs: list[str] = []
     warnings: list[str] = []
 
-    def add(doc_objs: Iterable[Obj]) -> None:
+    def add(doc_objs: Iterable[Obj], source: str) -> None:
         for obj in doc_objs:
             kind = obj.get("kind")
             if kind not in KINDS:
+                continue
+            problem = shape_problem(obj, SHAPES[kind]) or (None if isinstance(obj.get("metadata"), dict)
+                                                           else "metadata must be an object")
+            if problem:
+                m = meta(obj)
+                name = "/".join(str(m[k]) for k in ("namespace", "name") if m.get(k)) or "(unnamed)"
+                warnings.append(f"skipped {kind} {name} in {source}: {problem} (not what the API server returns)")
                 continue
             if kind == "Event":
                 obj = _normalise_event(obj)
@@ -215,7 +302,7 @@ def load_files(paths: Iterable[str], stdin: Any = None) -> Snapshot:
             text = (stdin or sys.stdin).read()
             inputs.append("-")
             for doc in _parse_text(text, "<stdin>"):
-                add(expand(doc))
+                add(expand(doc), "<stdin>")
             continue
         for file, explicit in _files(path):
             try:
@@ -234,7 +321,7 @@ def load_files(paths: Iterable[str], stdin: Any = None) -> Snapshot:
                 continue
             inputs.append(file)
             for doc in docs:
-                add(expand(doc))
+                add(expand(doc), file)
 
     by_kind: dict[str, list[Obj]] = {}
     for (kind, _, _), obj in sorted(found.items()):
