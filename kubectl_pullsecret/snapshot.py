@@ -234,10 +234,12 @@ def _parse_text(text: str, name: str) -> list[Any]:
     if name.endswith(".json"):
         try:
             return [json.loads(text)]
-        except ValueError:
+        except (ValueError, RecursionError):
             pass  # not strict JSON: YAML is a superset, let it report the error
     try:
         return list(yaml.load_all(text, Loader=_Loader))
+    except RecursionError:
+        raise SourceError(f"{name}: nested too deeply to be a Kubernetes object") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""

@@ -108,3 +108,12 @@ def test_mutated_examples_never_crash(tmp_path: Path) -> None:
             continue
         for fmt in FORMATS:
             assert render(report, fmt)
+
+
+@pytest.mark.parametrize("name", ["deep.yaml", "deep.json"])
+def test_absurd_nesting_is_a_clear_error(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text("[" * 50000 + "]" * 50000)
+    with pytest.raises(PullsecretError) as exc:
+        load_files([str(path)])
+    assert str(path) in str(exc.value) and "\n" not in str(exc.value)
