@@ -25,11 +25,11 @@ from kubectl_pullsecret import redact
 
 Format = Literal["dockerconfigjson", "dockercfg"]
 
-KEY_FOR_FORMAT: dict[str, str] = {
+KEY_FOR_FORMAT: dict[Format, str] = {
     "dockerconfigjson": ".dockerconfigjson",
     "dockercfg": ".dockercfg",
 }
-TYPE_FOR_FORMAT: dict[str, str] = {
+TYPE_FOR_FORMAT: dict[Format, str] = {
     "dockerconfigjson": "kubernetes.io/dockerconfigjson",
     "dockercfg": "kubernetes.io/dockercfg",
 }

@@ -18,8 +18,8 @@ from kubectl_pullsecret.errors import UsageError
 from kubectl_pullsecret.findings import ObjectRef
 from kubectl_pullsecret.snapshot import Obj, Snapshot, meta, secret_value
 
-DOCKERCONFIGJSON = "kubernetes.io/dockerconfigjson"
-DOCKERCFG = "kubernetes.io/dockercfg"
+DOCKERCONFIGJSON = dockerconfig.TYPE_FOR_FORMAT["dockerconfigjson"]
+DOCKERCFG = dockerconfig.TYPE_FOR_FORMAT["dockercfg"]
 GLOBAL_PULL_SECRET = ("openshift-config", "pull-secret")
 
 KIND_ALIASES: dict[str, str] = {}
@@ -327,19 +327,20 @@ def read_secret(snapshot: Snapshot, namespace: str, name: str) -> SecretState:
     stype = str(obj.get("type") or "Opaque")
     data = obj.get("data")
     keys = set(data) if isinstance(data, dict) else set()
-    known = {".dockerconfigjson": DOCKERCONFIGJSON, ".dockercfg": DOCKERCFG}
-    fmt_for_type = {DOCKERCONFIGJSON: "dockerconfigjson", DOCKERCFG: "dockercfg"}
-    if stype not in fmt_for_type:
-        held = sorted(keys & set(known))
-        hint = (f"; it holds a {held[0]} key, so it must be re-created with type {known[held[0]]}"
+    # secrets.go MakeDockerKeyring: only these two types, each with its own data key.
+    type_of_key = {dockerconfig.KEY_FOR_FORMAT[f]: t for f, t in dockerconfig.TYPE_FOR_FORMAT.items()}
+    format_of_type = {t: f for f, t in dockerconfig.TYPE_FOR_FORMAT.items()}
+    fmt = format_of_type.get(stype)
+    if fmt is None:
+        held = sorted(keys & set(type_of_key))
+        hint = (f"; it holds a {held[0]} key, so it must be re-created with type {type_of_key[held[0]]}"
                 if held else "")
         return SecretState(namespace, name, "wrong-type", obj, problem=(
             f"is of type {stype}; the kubelet only reads {DOCKERCONFIGJSON} and {DOCKERCFG} "
             f"secrets and silently ignores this one{hint}"))
-    fmt: dockerconfig.Format = "dockerconfigjson" if stype == DOCKERCONFIGJSON else "dockercfg"
     key = dockerconfig.KEY_FOR_FORMAT[fmt]
     if key not in keys:
-        other = sorted((keys & set(known)) - {key})
+        other = sorted((keys & set(type_of_key)) - {key})
         if not keys and snapshot.offline:
             return SecretState(namespace, name, "unavailable", obj, problem="has no data in the input", data_key=key)
         detail = (f"but its data key is {other[0]} (type and key must agree)" if other

@@ -152,9 +152,5 @@ def recreate_from_file_fix(namespace: str, secret: str, fmt_key: str, link_sa: s
     return Fix(command, tuple(equivalent))
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def join_names(names: Iterable[str]) -> str:
     return ", ".join(names)
