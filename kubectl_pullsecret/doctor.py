@@ -58,6 +58,17 @@ def load_snapshot(opts: Options, stdin: TextIO | None = None) -> Snapshot:
                       "(for example the output of `oc get pods,sa,secrets,events -o yaml`), or --image with --authfile")
 
 
+def _remark(res: Resolution) -> str | None:
+    if res.reference is None:
+        return "invalid reference"
+    if res.keyring_error:
+        return "pull fails: malformed pull secret"
+    unknown = [s.name for s in res.secrets if s.status in ("unavailable", "absent-from-input")]
+    if not res.credentials and unknown:
+        return f"unknown: {', '.join(unknown)} not in the input"
+    return None
+
+
 def _image_reports(resolutions: Sequence[Resolution]) -> list[ImageReport]:
     """One entry per distinct (image, credential list): pods with other pull secrets
     pulling the same image get their own entry."""
@@ -78,6 +89,7 @@ def _image_reports(resolutions: Sequence[Resolution]) -> list[ImageReport]:
             used_by=tuple(used_by),
             credentials=tuple(c.to_dict() for c in res.credentials),
             probe=None,
+            remark=_remark(res),
         ))
     return out
 

@@ -79,6 +79,9 @@ class ImageReport:
     used_by: tuple[dict[str, str | None], ...]
     credentials: tuple[dict[str, str], ...]
     probe: dict[str, Any] | None = None
+    # Why `credentials` is empty when it is not a plain anonymous pull (human formats
+    # only: the JSON document stays exactly as SPEC.md shows it).
+    remark: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

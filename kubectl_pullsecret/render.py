@@ -100,7 +100,7 @@ def _image_rows(images: Sequence[ImageReport]) -> tuple[list[str], list[list[str
             users += f" +{len(img.used_by) - 2}"
         probe = str(img.probe["outcome"]) if img.probe else "-"
         if not img.credentials:
-            rows.append([img.image, "-", "(anonymous)", "-", "-", "-", probe, users])
+            rows.append([img.image, "-", f"({img.remark or 'anonymous'})", "-", "-", "-", probe, users])
         for n, c in enumerate(img.credentials):
             rows.append([img.image if n == 0 else "", str(n), c["source"], c["key"], c["username"] or "-",
                          c["fingerprint"], probe if n == 0 else "", users if n == 0 else ""])
@@ -168,7 +168,8 @@ def render_markdown(report: Report) -> str:
         rows = []
         for img in report.images:
             creds = "<br>".join(f"{n}. `{c['source']}` key `{c['key']}` user `{c['username'] or '-'}` "
-                                f"fp `{c['fingerprint']}`" for n, c in enumerate(img.credentials)) or "anonymous"
+                                f"fp `{c['fingerprint']}`" for n, c in enumerate(img.credentials)) or (
+                                    img.remark or "anonymous")
             used = "<br>".join(f"{u['namespace']}/{str(u['kind']).lower()}/{u['name']}" for u in img.used_by)
             probe = str(img.probe["outcome"]) if img.probe else "-"
             rows.append([f"`{_md(img.image)}`", _md(used), _md(creds), probe])

@@ -1,4 +1,4 @@
-"""Golden outputs: the table and JSON report of every bundled example, byte for byte.
+"""Golden outputs: the table, wide, Markdown and JSON reports of every bundled example, byte for byte.
 
 Regenerate after an intended change with: UPDATE_GOLDEN=1 pytest tests/unit/test_examples_golden.py
 and review the diff like code.
@@ -42,12 +42,12 @@ def run(args: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-@pytest.mark.parametrize("fmt", ["table", "json"])
+@pytest.mark.parametrize("fmt", ["table", "wide", "markdown", "json"])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_golden(case: str, fmt: str) -> None:
     code, out, err = run(CASES[case] + ["-o", fmt])
     assert code == EXPECTED_EXIT[case], err
-    path = GOLDEN / f"{case}.{fmt if fmt == 'json' else 'table.txt'}"
+    path = GOLDEN / f"{case}.{ {'json': 'json', 'markdown': 'md', 'table': 'table.txt', 'wide': 'wide.txt'}[fmt]}"
     if os.environ.get("UPDATE_GOLDEN"):
         path.write_text(out)
     assert path.exists(), f"missing golden file {path}: run with UPDATE_GOLDEN=1"
