@@ -135,17 +135,18 @@ def _provisioning_problem(ctx: Context, ns: str, sa_name: str, sa: Obj) -> str |
     empty = raw is not None and raw.strip() in (b"{}", b"")
     if TOKEN_SA_ANNOTATION in s_ann:  # 4.16+: bound service account token
         if s_ann.get(BINDING_ANNOTATION) not in ("bound", "legacy"):
-            return (f"pull secret {secret_name} exists but its token is not bound yet (no {BINDING_ANNOTATION} "
+            return (f"has pull secret {secret_name}, but its token is not bound yet (no {BINDING_ANNOTATION} "
                     "annotation)")
         if empty:
-            return f"pull secret {secret_name} is still empty (.dockercfg is {{}})"
+            return f"has pull secret {secret_name}, but it is still empty (.dockercfg is {{}})"
         return None
     if empty:
-        return f"pull secret {secret_name} is still empty (.dockercfg is {{}})"
+        return f"has pull secret {secret_name}, but it is still empty (.dockercfg is {{}})"
     if LEGACY_TOKEN_ANNOTATION in s_ann:
         token = ctx.snapshot.get("Secret", ns, str(s_ann[LEGACY_TOKEN_ANNOTATION]))
         if token is None and ctx.snapshot.covers("Secret", ns):
-            return f"pull secret {secret_name} points at token secret {s_ann[LEGACY_TOKEN_ANNOTATION]}, which is missing"
+            return (f"has pull secret {secret_name}, but the token secret it was made from "
+                    f"({s_ann[LEGACY_TOKEN_ANNOTATION]}) is missing")
     return None
 
 
@@ -169,7 +170,7 @@ def check_sa_provisioned(ctx: Context) -> Iterator[Finding]:
             continue
         msg = (f"Service account {sa_name} {problem}. The openshift-controller-manager has not provisioned it: pods "
                "created now cannot pull from the internal registry, and pods created before it completes keep "
-               "lacking the secret until recreated. Wait for it (oc get sa "
-               f"{sa_name} -n {ns} -o yaml shows the {REF_ANNOTATION} annotation when done) and check "
-               "oc get clusteroperator openshift-controller-manager if it does not come.")
+               f"lacking the secret until recreated. Wait for it: when done, the {sa_name}-dockercfg-* secret holds "
+               f"one entry per internal registry host and (4.16+) carries {BINDING_ANNOTATION}: bound. If it "
+               "does not come, check oc get clusteroperator openshift-controller-manager.")
         yield finding("sa-not-provisioned", Severity.ERROR, ObjectRef("ServiceAccount", ns, sa_name), msg)
