@@ -63,7 +63,7 @@ def _remark(res: Resolution) -> str | None:
         return "invalid reference"
     if res.keyring_error:
         return "pull fails: malformed pull secret"
-    unknown = [s.name for s in res.secrets if s.status in ("unavailable", "absent-from-input")]
+    unknown = [s.name for s in res.secrets if s.unknown]
     if not res.credentials and unknown:
         return f"unknown: {', '.join(unknown)} not in the input"
     return None

@@ -248,9 +248,14 @@ class Keyring:
         return out
 
 
+def union_lookup(keyrings: Sequence[Keyring], image: str) -> list[Credential]:
+    """kubelet UnionDockerKeyring.Lookup: every keyring's matches, in keyring order."""
+    return [c for kr in keyrings for c in kr.lookup(image)]
+
+
 def kubelet_lookup(pod_sources: Sequence[Source], node_sources: Sequence[Source], image: str) -> list[Credential]:
     """kubelet UnionDockerKeyring{pod secrets keyring, node keyring}.Lookup(image)."""
-    return Keyring(pod_sources).lookup(image) + Keyring(node_sources).lookup(image)
+    return union_lookup([Keyring(pod_sources), Keyring(node_sources)], image)
 
 
 @dataclass(frozen=True)

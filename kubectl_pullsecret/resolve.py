@@ -317,6 +317,11 @@ class SecretState:
     def usable(self) -> bool:
         return self.status == "ok" and self.config is not None
 
+    @property
+    def unknown(self) -> bool:
+        """The input does not tell what the secret holds (offline dumps)."""
+        return self.status in ("unavailable", "absent-from-input")
+
 
 def read_secret(snapshot: Snapshot, namespace: str, name: str) -> SecretState:
     obj = snapshot.get("Secret", namespace, name)
@@ -411,6 +416,7 @@ class Resolver:
     snapshot: Snapshot
     node: NodeCredentials
     _secrets: dict[tuple[str, str], SecretState] = field(default_factory=dict)
+    _node_keyring: keyring.Keyring | None = None
 
     def secret(self, namespace: str, name: str) -> SecretState:
         key = (namespace, name)
@@ -423,6 +429,10 @@ class Resolver:
         states = tuple(self.secret(ns, n) for n in subject.pull_secrets)
         keyring_error = any(s.status == "malformed" for s in states)
         pod_sources = tuple(keyring.Source(s.source_name, s.config) for s in states if s.usable and s.config)
+        # Built once per subject (pod secrets) and once per run (node): not per container.
+        pod_keyring = keyring.Keyring(pod_sources)
+        if self._node_keyring is None:
+            self._node_keyring = keyring.Keyring(self.node.sources)
         out: list[Resolution] = []
         for c in subject.containers:
             try:
@@ -432,7 +442,7 @@ class Resolver:
                 ref, err = None, str(exc)
             creds: tuple[keyring.Credential, ...] = ()
             if ref is not None and not keyring_error:
-                creds = tuple(keyring.kubelet_lookup(pod_sources, self.node.sources, ref.name))
+                creds = tuple(keyring.union_lookup([pod_keyring, self._node_keyring], ref.name))
             out.append(Resolution(subject, c, ref, err, states, creds, keyring_error, pod_sources))
         return out
 

@@ -20,7 +20,7 @@ DOCKER_HUB_LOOKALIKES = frozenset({
 
 
 def _unknown_secrets(res: Resolution) -> list[str]:
-    return [s.name for s in res.secrets if s.status in ("unavailable", "absent-from-input")]
+    return [s.name for s in res.secrets if s.unknown]
 
 
 def _searched(ctx: Context, res: Resolution) -> str:
@@ -222,6 +222,14 @@ def _why_cimage_misses(key: str) -> str:
     return "its keys are exact host names"
 
 
+def _source_keyring(ctx: Context, src: keyring.Source) -> keyring.Keyring:
+    """One keyring per source and run (sources repeat across every pod that uses them)."""
+    cache: dict[str, keyring.Keyring] = ctx.memo.setdefault("source_keyrings", {})
+    if src.name not in cache:
+        cache[src.name] = keyring.Keyring([src])
+    return cache[src.name]
+
+
 def check_crio_disagree(ctx: Context) -> Iterator[Finding]:
     """An entry matches differently under kubelet rules and containers/image (CRI-O, podman, skopeo) rules."""
     for res in ctx.resolutions:
@@ -229,7 +237,7 @@ def check_crio_disagree(ctx: Context) -> Iterator[Finding]:
         if ref is None or res.keyring_error:
             continue
         for src in res.pod_sources + ctx.node.sources:
-            kubelet = keyring.Keyring([src]).lookup(ref.name)
+            kubelet = _source_keyring(ctx, src).lookup(ref.name)
             k_entry = kubelet[0].entry if kubelet else None
             c = keyring.cimage_lookup(src.config, ref.name, legacy=src.config.format == "dockercfg")
             c_entry = c.entry if c.credentials else None

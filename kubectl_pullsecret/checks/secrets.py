@@ -48,8 +48,7 @@ def _secret_uses(ctx: Context) -> dict[tuple[str, str], _Use]:
         sa = ctx.snapshot.get("ServiceAccount", ns, sa_name)
         for name in sa_pull_secrets(sa):
             add(ns, name, ObjectRef("ServiceAccount", ns, sa_name), sa_name)
-    for res in ctx.resolutions:
-        s = res.subject
+    for s in ctx.scope.subjects:
         ns = s.ref.namespace or "default"
         injected = pull_secrets_injected(ctx.snapshot, s)
         sa_names = set(sa_pull_secrets(ctx.snapshot.get("ServiceAccount", ns, s.sa_name)))
@@ -58,8 +57,15 @@ def _secret_uses(ctx: Context) -> dict[tuple[str, str], _Use]:
             # what admission copied even after the SA dropped it.
             from_sa = injected and name in sa_names
             ref = ObjectRef("ServiceAccount", ns, s.sa_name) if from_sa else s.ref
-            use = add(ns, name, ref, s.sa_name if from_sa else None)
-            if res.reference is not None and not res.credentials and res.reference.registry not in use.registries:
+            add(ns, name, ref, s.sa_name if from_sa else None)
+    # Registries the subjects' images reach without a credential: what a missing secret was for.
+    for res in ctx.resolutions:
+        if res.reference is None or res.credentials:
+            continue
+        ns = res.subject.ref.namespace or "default"
+        for name in res.subject.pull_secrets:
+            use = uses[(ns, name)]
+            if res.reference.registry not in use.registries:
                 use.registries.append(res.reference.registry)
     for ns, name in ctx.scope.secrets:
         add(ns, name, ObjectRef("Secret", ns, name), None)
