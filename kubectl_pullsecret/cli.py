@@ -67,6 +67,16 @@ def _csv(text: str) -> list[str]:
     return [p.strip() for p in text.split(",") if p.strip()]
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 3600 seconds: {text!r}")
+    return value
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The top-level parser (help, --version, unknown commands) and one parser per command."""
     parser = _Parser(prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -79,12 +89,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                         "secret/NAME; none = every pod")
     o = doctor.add_argument_group("doctor flags")
     o.add_argument("-o", "--output", choices=["table", "wide", "json", "yaml", "markdown"], default="table")
-    o.add_argument("--no-probe", action="store_true", help="no registry traffic (this version never probes)")
-    o.add_argument("--probe-timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="per registry request (default 10; for registry probes, not in this version)")
+    o.add_argument("--no-probe", action="store_true", help="no registry traffic: credentials are matched, not tried")
+    o.add_argument("--probe-timeout", type=_seconds, default=10.0, metavar="SECONDS",
+                   help="per registry request, whole answer included (default 10)")
     o.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
-                   help="plain http / no TLS verification for HOST (registry probes, not in this version)")
-    o.add_argument("--registry-ca-file", metavar="PATH", help="extra CA bundle (registry probes, not in this version)")
+                   help="allow plain http and skip TLS verification for HOST (repeatable)")
+    o.add_argument("--registry-ca-file", metavar="PATH", help="extra CA bundle trusted for registries")
     o.add_argument("--authfile", metavar="PATH", help="docker config (config.json or .dockercfg) used as the node's "
                    "credentials (what /var/lib/kubelet/config.json holds)")
     o.add_argument("--image", action="append", default=[], metavar="REF",
@@ -139,6 +149,9 @@ def _doctor(args: argparse.Namespace) -> int:
         sa=args.sa,
         authfile=args.authfile,
         probe=not args.no_probe,
+        probe_timeout=args.probe_timeout,
+        insecure_registries=args.insecure_registry,
+        registry_ca_file=_readable(args.registry_ca_file, "--registry-ca-file") if args.registry_ca_file else None,
         checks=args.checks,
         skip=args.skip,
     )
@@ -151,6 +164,17 @@ def _doctor(args: argparse.Namespace) -> int:
     if args.fail_on == "never":
         return EXIT_OK
     return EXIT_FINDINGS if report.worst() >= Severity.parse(args.fail_on) else EXIT_OK
+
+
+def _readable(path: str, flag: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 20)
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: {exc.strerror}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in head:
+        raise UsageError(f"{flag} {path}: no PEM certificate in the file")
+    return path
 
 
 def _version() -> int:

@@ -12,6 +12,8 @@ from kubectl_pullsecret import checks, reference
 from kubectl_pullsecret.checks.base import Context, internal_registries
 from kubectl_pullsecret.errors import SourceError, UsageError
 from kubectl_pullsecret.findings import ImageReport, Report
+from kubectl_pullsecret.probe import ImageProbe, LoginPlan
+from kubectl_pullsecret.registry import Result
 from kubectl_pullsecret.resolve import Resolution, Resolver, Target, node_credentials, resolve_all, select
 from kubectl_pullsecret.snapshot import Snapshot, load_files
 
@@ -29,6 +31,9 @@ class Options:
     sa: str = "default"
     authfile: str | None = None
     probe: bool = True
+    probe_timeout: float = 10.0
+    insecure_registries: Sequence[str] = ()
+    registry_ca_file: str | None = None
     checks: Sequence[str] | None = None  # None: all
     skip: Sequence[str] = field(default=())
 
@@ -69,7 +74,7 @@ def _remark(res: Resolution) -> str | None:
     return None
 
 
-def _image_reports(resolutions: Sequence[Resolution]) -> list[ImageReport]:
+def _image_reports(resolutions: Sequence[Resolution], probes: dict[int, ImageProbe]) -> list[ImageReport]:
     """One entry per distinct (image, credential list): pods with other pull secrets
     pulling the same image get their own entry."""
     groups: dict[tuple[Any, ...], tuple[Resolution, list[dict[str, str | None]]]] = {}
@@ -88,7 +93,7 @@ def _image_reports(resolutions: Sequence[Resolution]) -> list[ImageReport]:
             reference=res.reference.to_dict() if res.reference else None,
             used_by=tuple(used_by),
             credentials=tuple(c.to_dict() for c in res.credentials),
-            probe=None,
+            probe=probes[id(res)].to_dict() if id(res) in probes else None,
             remark=_remark(res),
         ))
     return out
@@ -122,8 +127,15 @@ def run(opts: Options, stdin: TextIO | None = None) -> Report:
     node = node_credentials(snapshot, authfile)
     resolver = Resolver(snapshot, node)
     resolutions = tuple(resolve_all(resolver, scope.subjects))
-    ctx = Context(snapshot, scope, resolver, node, resolutions, probe=False,
-                  internal_registries=internal_registries(snapshot))
+    image_probes: dict[int, ImageProbe] = {}
+    logins: list[tuple[LoginPlan, Result | None]] = []
+    notes = list(snapshot.warnings)
+    if opts.probe:
+        image_probes, logins = _probe(opts, resolver, scope.secrets, resolutions)
+        notes.extend(_probe_notes(image_probes, logins))
+    ctx = Context(snapshot, scope, resolver, node, resolutions, probe=opts.probe,
+                  internal_registries=internal_registries(snapshot), image_probes=image_probes,
+                  logins=tuple(logins))
     log.info("%d subject(s), %d container(s), node credentials: %s", len(scope.subjects), len(resolutions),
              node.origin or "none")
     for res in resolutions:
@@ -134,13 +146,47 @@ def run(opts: Options, stdin: TextIO | None = None) -> Report:
                   or ("none: a pull secret is malformed, the pull fails" if res.keyring_error else "anonymous"))
     found, passed = checks.run(ctx, selected)
     log.info("ran %d check(s): %d finding(s), %d passed", len(selected), len(found), len(passed))
-    notes = list(snapshot.warnings)
-    if opts.probe:
-        notes.append("registry probes are not available in this version: results are as with --no-probe")
     return Report(
         findings=tuple(found),
         passed=tuple(passed),
-        images=tuple(_image_reports(resolutions)),
+        images=tuple(_image_reports(resolutions, image_probes)),
         cluster=None,
         notes=tuple(notes),
+        logins=tuple(plan.to_dict(result) for plan, result in logins),
     )
+
+
+def _probe(opts: Options, resolver: Resolver, secrets: Sequence[tuple[str, str]],
+           resolutions: Sequence[Resolution]) -> tuple[dict[int, ImageProbe], list[tuple[LoginPlan, Result | None]]]:
+    """Registry probes (the only network step of an offline run): every container's
+    credential chain, and a login with every entry of the secrets named as targets."""
+    from kubectl_pullsecret import probe as probing
+    from kubectl_pullsecret.registry import Settings
+
+    settings = Settings(timeout=opts.probe_timeout, insecure=frozenset(h.lower() for h in opts.insecure_registries),
+                        ca_file=opts.registry_ca_file)
+    prober = probing.Prober(settings)
+    started = time.perf_counter()
+    plans = {id(res): probing.plan_image(res) for res in resolutions}
+    chains = prober.probe_images(p for p in plans.values() if isinstance(p, probing.ChainSpec))
+    image_probes = {key: (chains[p] if isinstance(p, probing.ChainSpec) else p)
+                    for key, p in plans.items() if p is not None}
+    login_plans: list[LoginPlan] = []
+    for ns, name in secrets:
+        state = resolver.secret(ns, name)
+        if state.usable and state.config is not None:
+            login_plans.extend(probing.plan_login(state.source_name, e) for e in state.config.entries)
+    results = prober.probe_logins(p.spec for p in login_plans if p.spec is not None)
+    logins = [(p, results[p.spec] if p.spec is not None else None) for p in login_plans]
+    log.info("probed %d image chain(s) and %d login(s) with %d HTTP request(s) in %.0f ms", len(chains), len(results),
+             prober.client.request_count, (time.perf_counter() - started) * 1000)
+    return image_probes, logins
+
+
+def _probe_notes(image_probes: dict[int, ImageProbe], logins: Sequence[tuple[LoginPlan, Result | None]]) -> list[str]:
+    outcomes = [p.outcome for p in image_probes.values() if p.outcome != "skipped"]
+    outcomes += [r.outcome for _, r in logins if r is not None and r.outcome != "skipped"]
+    if outcomes and all(o == "unreachable" for o in outcomes):
+        return ["no registry could be reached from this machine (offline, or a proxy is needed: HTTPS_PROXY is "
+                "honoured); the registry findings say nothing about the nodes. Use --no-probe to skip probes."]
+    return []

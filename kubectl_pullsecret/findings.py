@@ -100,6 +100,7 @@ class Report:
     images: tuple[ImageReport, ...]
     cluster: dict[str, Any] | None = None
     notes: tuple[str, ...] = field(default=())  # run notes for stderr (skipped files, ...)
+    logins: tuple[dict[str, Any], ...] = field(default=())  # secret/NAME targets: one login probe per entry
 
     def summary(self) -> dict[str, int]:
         counts = {s.label: 0 for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)}
@@ -115,6 +116,7 @@ class Report:
             "cluster": self.cluster,
             "findings": [f.to_dict() for f in self.findings],
             "images": [i.to_dict() for i in self.images],
+            "logins": list(self.logins),
             "summary": self.summary(),
         }
 

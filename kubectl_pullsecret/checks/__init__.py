@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from kubectl_pullsecret.checks import credentials, events, secrets, serviceaccounts
+from kubectl_pullsecret.checks import credentials, events, registry, secrets, serviceaccounts
 from kubectl_pullsecret.checks.base import Context
 from kubectl_pullsecret.findings import Finding, ObjectRef, Severity
 
@@ -67,6 +67,15 @@ def _service_accounts(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:
             if ctx.snapshot.get("ServiceAccount", ns, n) is not None]
 
 
+def _probed(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:
+    """Containers whose image was probed, and secret targets with a probed entry."""
+    out = [(r.subject.ref, r.container.name or None) for r in ctx.resolutions
+           if (p := ctx.probe_of(r)) is not None and p.outcome != "skipped"]
+    out += [(registry.secret_ref(plan.source), None) for plan, result in ctx.logins
+            if result is not None and result.outcome != "skipped"]
+    return out
+
+
 def _secrets(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:
     return [(ObjectRef("Secret", ns, n), None) for ns, n in secrets.secret_uses(ctx)]
 
@@ -102,6 +111,14 @@ CHECKS: dict[str, Check] = {c.id: c for c in (
     Check("credential-key-mismatch", credentials.check_key_mismatch, _containers),
     Check("crio-kubelet-disagree", credentials.check_crio_disagree, _containers),
     Check("dockerhub-anonymous", credentials.check_dockerhub_anonymous, _containers),
+    Check("registry-credential-rejected", registry.check_credential_rejected, _probed),
+    Check("registry-access-denied", registry.check_access_denied, _probed),
+    Check("registry-auth-required", registry.check_auth_required, _probed),
+    Check("image-not-found", registry.check_image_not_found, _probed),
+    Check("registry-unreachable", registry.check_unreachable, _probed),
+    Check("registry-tls-untrusted", registry.check_tls, _probed),
+    Check("registry-rate-limited", registry.check_rate_limited, _probed),
+    Check("delegated-auth-unpaired", registry.check_delegated_auth, _probed),
     Check("pod-predates-sa-secrets", serviceaccounts.check_predates, _pods),
     Check("pod-overrides-sa-secrets", serviceaccounts.check_overrides, _subjects),
     Check("sa-not-provisioned", serviceaccounts.check_sa_provisioned, _service_accounts),

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
+from kubectl_pullsecret.probe import ImageProbe, LoginPlan
+from kubectl_pullsecret.registry import Result
 from kubectl_pullsecret.resolve import NodeCredentials, Resolution, Resolver, Scope, Subject, pull_secrets_injected
 from kubectl_pullsecret.snapshot import Snapshot
 
@@ -23,12 +25,17 @@ class Context:
     node: NodeCredentials
     resolutions: tuple[Resolution, ...]
     probe: bool = False  # registry probes ran (they decide anonymous-vs-denied)
+    image_probes: dict[int, ImageProbe] = field(default_factory=dict)  # id(resolution) -> its probe
+    logins: tuple[tuple[LoginPlan, Result | None], ...] = ()  # secret/NAME targets: one per entry
     internal_registries: frozenset[str] = field(default_factory=lambda: frozenset({DEFAULT_INTERNAL_REGISTRY}))
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # per-run derived data
 
     @property
     def openshift(self) -> bool:
         return self.snapshot.openshift
+
+    def probe_of(self, res: Resolution) -> ImageProbe | None:
+        return self.image_probes.get(id(res))
 
 
 def internal_registries(snapshot: Snapshot) -> frozenset[str]:

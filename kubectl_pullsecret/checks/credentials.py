@@ -51,7 +51,7 @@ _STATE_TEXT = {
 }
 
 
-def _new_secret_name(ref: Reference) -> str:
+def new_secret_name(ref: Reference) -> str:
     host = re.sub(r"[^a-z0-9-]+", "-", ref.host.lower().strip("[]")).strip("-")
     return f"{host or 'registry'}-pull"
 
@@ -88,10 +88,24 @@ def check_no_match(ctx: Context) -> Iterator[Finding]:
         ref = res.reference
         if ref is None or res.keyring_error or not _anonymous(res) or ref.is_docker_hub or _unknown_secrets(res):
             continue
-        if ctx.probe:
-            continue  # with probes, the registry decides (registry-auth-required)
-        msg = (f"No credential matches {ref.name}: the kubelet pulls it anonymously, which works only if the "
-               f"repository is public (not checked: probes are off).{_empty_matches(res)} "
+        probe = ctx.probe_of(res)
+        outcome = probe.outcome if probe is not None else None
+        if outcome in ("ok", "manifest-unknown"):
+            # The registry serves it anonymously: a public image, nothing to fix.
+            yield for_container("no-matching-credential", Severity.INFO, res,
+                                f"No credential matches {ref.name}; the kubelet pulls it anonymously, and the probe "
+                                f"shows {ref.registry} allows that (a public repository).{_empty_matches(res)}")
+            continue
+        if outcome == "auth-required":
+            severity, verdict = Severity.ERROR, f"and {ref.registry} refuses anonymous pulls of it (probe)"
+        elif outcome is None or outcome == "skipped":
+            severity = Severity.WARNING
+            verdict = ("which works only if the repository is public (not checked: "
+                       + ("probes are off)" if not ctx.probe else f"not probed: {probe.detail if probe else ''})"))
+        else:
+            severity = Severity.WARNING
+            verdict = f"which works only if the repository is public (the probe could not tell: {outcome})"
+        msg = (f"No credential matches {ref.name}: the kubelet pulls it anonymously, {verdict}.{_empty_matches(res)} "
                f"Searched: {_searched(ctx, res)}.")
         s = res.subject
         if ctx.openshift and ref.registry in ctx.internal_registries:
@@ -101,8 +115,8 @@ def check_no_match(ctx: Context) -> Iterator[Finding]:
                     "pod-overrides-sa-secrets.")
             fix = restart_fix(s) if s.created else None
         else:
-            fix = credential_fix(ctx.snapshot, s, _new_secret_name(ref), ref.registry, None)
-        yield for_container("no-matching-credential", Severity.WARNING, res, msg, fix)
+            fix = credential_fix(ctx.snapshot, s, new_secret_name(ref), ref.registry, None)
+        yield for_container("no-matching-credential", severity, res, msg, fix)
 
 
 def check_dockerhub_anonymous(ctx: Context) -> Iterator[Finding]:
@@ -203,7 +217,7 @@ def check_key_mismatch(ctx: Context) -> Iterator[Finding]:
                        f"never matches it to {ref.name}: {why}. Key it as {better!r}.")
                 fix = None
                 if src.name.startswith("secret/"):
-                    fix = credential_fix(ctx.snapshot, res.subject, _new_secret_name(ref), better,
+                    fix = credential_fix(ctx.snapshot, res.subject, new_secret_name(ref), better,
                                          entry.username or None)
                 yield for_container("credential-key-mismatch", Severity.WARNING, res, msg, fix)
 

@@ -1,0 +1,280 @@
+"""Registry probe checks: what the real registry said to the credentials the kubelet
+would send (per container), and to each entry of a secret named as a target."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from kubectl_pullsecret import keyring
+from kubectl_pullsecret.checks.base import Context, credential_fix, for_container, ns_flag, q
+from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
+from kubectl_pullsecret.probe import Attempt, ImageProbe, LoginPlan
+from kubectl_pullsecret.registry import DOCKER_HUB_API, Result
+from kubectl_pullsecret.resolve import Resolution
+
+# Registries whose token realm is on another host by design, with the runtime's own
+# credential for the registry accepted there (not a "delegated auth" setup to pair).
+KNOWN_REALMS = {"docker.io": "auth.docker.io", DOCKER_HUB_API: "auth.docker.io"}
+VANTAGE_NOTE = ("This was tried from this machine; the pull runs on the node, whose DNS, proxy, firewall and CA "
+                "trust may differ (check from a node: `oc debug node/NODE -- chroot /host crictl pull IMAGE`).")
+
+
+def _probed(ctx: Context) -> Iterator[tuple[Resolution, ImageProbe]]:
+    for res in ctx.resolutions:
+        probe = ctx.probe_of(res)
+        if probe is not None and probe.outcome != "skipped":
+            yield res, probe
+
+
+def _logins(ctx: Context) -> Iterator[tuple[LoginPlan, Result]]:
+    for plan, result in ctx.logins:
+        if result is not None and result.outcome != "skipped":
+            yield plan, result
+
+
+def describe(res: Resolution, index: int | None) -> str:
+    """credential #i (source, key, user, fingerprint): never the password."""
+    if index is None:
+        return "no credential (anonymous)"
+    c = res.credentials[index]
+    return (f"credential #{index} ({c.source} key {c.entry.key!r}, user {c.entry.username or '(none)'}, "
+            f"fingerprint {c.entry.fingerprint})")
+
+
+def _entry_text(plan: LoginPlan) -> str:
+    return (f"Entry {plan.entry.key!r} of {plan.source} (user {plan.entry.username or '(none)'}, "
+            f"fingerprint {plan.entry.fingerprint})")
+
+
+def secret_ref(source: str) -> ObjectRef:
+    _, ns, name = source.split("/", 2)
+    return ObjectRef("Secret", ns, name)
+
+
+def _attempts(probe: ImageProbe, outcome: str) -> list[Attempt]:
+    return [a for a in probe.attempts if a.result.outcome == outcome]
+
+
+def update_credential_fix(ctx: Context, source: str, key: str, username: str) -> Fix:
+    """Replace one entry's credential in its secret (or the global pull secret), keeping
+    the other entries: the product document's `oc registry login --to` procedure."""
+    user = q(username) if username else "USER"
+    if source == "global":
+        return Fix(f"kubectl pullsecret fix global set --registry {q(key)} --username {user} --password-stdin",
+                   ("oc get secret/pull-secret -n openshift-config --template='{{index .data \".dockerconfigjson\" "
+                    "| base64decode}}' > pull-secret.json",
+                    f"oc registry login --registry={q(key)} --auth-basic={user}:PASSWORD --to=pull-secret.json",
+                    "oc set data secret/pull-secret -n openshift-config "
+                    "--from-file=.dockerconfigjson=pull-secret.json"))
+    if source.startswith("file:"):
+        path = source[len("file:"):]
+        return Fix(None, (f"podman login --authfile {q(path)} --username {user} {q(key)}   # on the node: "
+                          "/var/lib/kubelet/config.json",))
+    ref = secret_ref(source)
+    ns = ns_flag(ref.namespace)
+    state = ctx.resolver.secret(ref.namespace or "default", ref.name or "")
+    data_key = state.data_key or ".dockerconfigjson"
+    escaped = data_key.replace(".", "\\.")
+    steps = [f"oc get secret {q(ref.name or '')}{ns} -o jsonpath='{{.data.{escaped}}}' | base64 -d > config.json",
+             f"oc registry login --registry={q(key)} --auth-basic={user}:PASSWORD --to=config.json"]
+    if data_key == ".dockercfg":
+        steps.append("jq .auths config.json > dockercfg   # a .dockercfg secret holds the bare auths map")
+        steps.append(f"oc set data secret/{q(ref.name or '')}{ns} --from-file=.dockercfg=dockercfg")
+    else:
+        steps.append(f"oc set data secret/{q(ref.name or '')}{ns} --from-file=.dockerconfigjson=config.json")
+    return Fix(None, tuple(steps))
+
+
+def check_credential_rejected(ctx: Context) -> Iterator[Finding]:
+    """The registry or its token server refused the username/password."""
+    for res, probe in _probed(ctx):
+        for a in _attempts(probe, "credential-rejected"):
+            if a.credential is None:
+                continue
+            c = res.credentials[a.credential]
+            if probe.outcome == "ok":
+                severity = Severity.WARNING
+                tail = (f" A later credential (#{probe.credential}) works, so the pull succeeds, but this one is "
+                        "stale: remove or renew it.")
+            else:
+                severity = Severity.ERROR
+                tail = " The kubelet tries it and the pull fails with an authentication error."
+            msg = f"{describe(res, a.credential)} was rejected: {a.result.detail}.{tail}"
+            yield for_container("registry-credential-rejected", severity, res, msg,
+                                update_credential_fix(ctx, c.source, c.entry.key, c.entry.username))
+    for plan, result in _logins(ctx):
+        if result.outcome == "credential-rejected":
+            yield Finding("registry-credential-rejected", Severity.ERROR, secret_ref(plan.source),
+                          f"{_entry_text(plan)} was rejected: {result.detail}. Every pull that uses it fails.",
+                          fix=update_credential_fix(ctx, plan.source, plan.entry.key, plan.entry.username))
+
+
+def check_access_denied(ctx: Context) -> Iterator[Finding]:
+    """Logged in, but the registry refuses the repository (not authorised, or it does not exist)."""
+    for res, probe in _probed(ctx):
+        for a in _attempts(probe, "access-denied"):
+            ref = res.reference
+            assert ref is not None
+            user = res.credentials[a.credential].entry.username if a.credential is not None else ""
+            severity = Severity.WARNING if probe.outcome == "ok" else Severity.ERROR
+            msg = (f"{describe(res, a.credential)} logs in, but {ref.registry} refuses {ref.repository}: "
+                   f"{a.result.detail}. The registry does not distinguish \"no permission\" from \"no such "
+                   f"repository\": check that {ref.name} is spelled right and exists, and that {user or 'the account'} "
+                   "has pull (read) access to it (for a robot or service account, its repository permissions).")
+            if probe.outcome == "ok":
+                msg += f" A later credential (#{probe.credential}) works, so the pull succeeds."
+            yield for_container("registry-access-denied", severity, res, msg)
+
+
+def check_auth_required(ctx: Context) -> Iterator[Finding]:
+    """No credential matched and the registry refuses anonymous pulls."""
+    from kubectl_pullsecret.checks.credentials import new_secret_name
+
+    for res, probe in _probed(ctx):
+        if probe.outcome != "auth-required" or probe.credential is not None:
+            continue
+        ref = res.reference
+        assert ref is not None
+        msg = (f"No credential the kubelet would send matches {ref.name}, so it pulls anonymously, and "
+               f"{ref.registry} refuses that: {probe.detail}. Create a pull secret for {ref.registry} and make "
+               f"the pod use it (link it to service account {res.subject.sa_name}).")
+        fix = credential_fix(ctx.snapshot, res.subject, new_secret_name(ref), ref.registry, None)
+        yield for_container("registry-auth-required", Severity.ERROR, res, msg, fix)
+
+
+def check_image_not_found(ctx: Context) -> Iterator[Finding]:
+    """The repository is readable, but the tag or digest does not exist."""
+    for res, probe in _probed(ctx):
+        if probe.outcome != "manifest-unknown":
+            continue
+        who = describe(res, probe.credential)
+        msg = (f"{probe.detail}. The credentials work ({who} was accepted), so this is not a pull-secret problem: "
+               "check the tag or digest in the pod spec, or push the image.")
+        yield for_container("image-not-found", Severity.ERROR, res, msg)
+
+
+def check_unreachable(ctx: Context) -> Iterator[Finding]:
+    """The registry (or its token server) could not be reached from this machine."""
+    for res, probe in _probed(ctx):
+        if probe.outcome != "unreachable":
+            continue
+        final = probe.final
+        where = "its token server" if final is not None and final.stage == "token" else probe.registry
+        msg = f"{where} could not be reached: {probe.detail}. {VANTAGE_NOTE}"
+        yield for_container("registry-unreachable", Severity.ERROR, res, msg)
+    for plan, result in _logins(ctx):
+        if result.outcome == "unreachable":
+            yield Finding("registry-unreachable", Severity.ERROR, secret_ref(plan.source),
+                          f"{_entry_text(plan)}: {result.detail}. {VANTAGE_NOTE}")
+
+
+def tls_fix(ctx: Context, host: str) -> Fix:
+    if ctx.openshift:
+        cm_key = host.replace(":", "..")
+        patch = json.dumps({"spec": {"additionalTrustedCA": {"name": "registry-cas"}}})
+        return Fix(None, (f"oc create configmap registry-cas -n openshift-config --from-file={q(cm_key)}=ca.crt",
+                          f"oc patch image.config.openshift.io/cluster --type=merge -p {q(patch)}"))
+    return Fix(None, (f"# on every node: install the registry's CA as /etc/containerd/certs.d/{host}/ca.crt "
+                      f"(containerd) or /etc/containers/certs.d/{host}/ca.crt (CRI-O)",))
+
+
+def check_tls(ctx: Context) -> Iterator[Finding]:
+    """The registry's TLS certificate is not trusted (or it does not speak TLS)."""
+    for res, probe in _probed(ctx):
+        if probe.outcome != "tls-error":
+            continue
+        final = probe.final
+        host = (final.auth_server if final is not None and final.stage == "token" and final.auth_server
+                else probe.registry)
+        msg = (f"{probe.detail}. Checked against this machine's CA bundle (plus --registry-ca-file); the node "
+               "trusts what its runtime is configured with, which may differ.")
+        yield for_container("registry-tls-untrusted", Severity.ERROR, res, msg, tls_fix(ctx, host))
+    for plan, result in _logins(ctx):
+        if result.outcome == "tls-error":
+            yield Finding("registry-tls-untrusted", Severity.ERROR, secret_ref(plan.source),
+                          f"{_entry_text(plan)}: {result.detail}.", fix=tls_fix(ctx, plan.registry or ""))
+
+
+def _limit_text(result: Result) -> str:
+    limits = result.rate_limit or {}
+    parts = []
+    if "remaining" in limits:
+        parts.append(f"{limits['remaining']} of {limits.get('limit', '?')} pulls left")
+    if "retryAfter" in limits:
+        parts.append(f"retry after {limits['retryAfter']}s")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def check_rate_limited(ctx: Context) -> Iterator[Finding]:
+    """The registry answers 429, or says no pulls remain (ratelimit-remaining: 0)."""
+    for res, probe in _probed(ctx):
+        hit = next((a.result for a in probe.attempts if a.result.outcome == "rate-limited"
+                    or (a.result.rate_limit or {}).get("remaining") == 0), None)
+        if hit is None:
+            continue
+        who = "anonymous pulls (counted per source IP: every pod on the node shares it)" \
+            if probe.credential is None else f"pulls with {describe(res, probe.credential)}"
+        msg = f"{probe.registry} is rate-limiting {who}: {hit.detail}{_limit_text(hit)}."
+        if probe.registry == "docker.io" and probe.credential is None:
+            msg += " Authenticated Docker Hub pulls get a higher limit: add a docker.io credential."
+        yield for_container("registry-rate-limited", Severity.WARNING, res, msg)
+    for plan, result in _logins(ctx):
+        if result.outcome == "rate-limited":
+            yield Finding("registry-rate-limited", Severity.WARNING, secret_ref(plan.source),
+                          f"{_entry_text(plan)}: {result.detail}{_limit_text(result)}.")
+
+
+def _hostname(netloc: str) -> str:
+    if netloc.startswith("["):
+        return netloc.split("]", 1)[0] + "]"
+    return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
+
+
+def delegated_host(registry: str, result: Result | None) -> str | None:
+    """The realm host when a registry delegates authentication to another host."""
+    if result is None or not result.realm or not result.auth_server:
+        return None
+    auth = result.auth_server
+    if _hostname(auth) == _hostname(registry) or KNOWN_REALMS.get(registry) == _hostname(auth):
+        return None
+    return auth
+
+
+def _has_entry_for(sources: list[keyring.Source], host: str) -> bool:
+    return bool(keyring.Keyring(sources).lookup(host))
+
+
+def check_delegated_auth(ctx: Context) -> Iterator[Finding]:
+    """The token realm is on another host, and the credentials hold no entry for it."""
+    for res, probe in _probed(ctx):
+        if probe.credential is None and not any(a.credential is not None for a in probe.attempts):
+            continue  # anonymous: nothing to pair
+        auth = next((delegated_host(probe.registry, a.result) for a in probe.attempts
+                     if delegated_host(probe.registry, a.result)), None)
+        if auth is None or _has_entry_for(list(res.pod_sources) + list(ctx.node.sources), auth):
+            continue
+        failed = probe.outcome != "ok" and any(a.result.stage == "token" for a in probe.attempts)
+        msg = (f"{probe.registry} delegates authentication to {auth} (its token realm), and the credentials hold "
+               f"an entry for {probe.registry} but none for {auth}. The runtime sends the {probe.registry} "
+               f"credential to {auth}; the vendor's procedure asks for a pull secret entry for both endpoints.")
+        if failed:
+            msg += f" The token exchange with {auth} failed: {probe.detail}."
+        user = res.credentials[probe.credential].entry.username if probe.credential is not None else None
+        fix = credential_fix(ctx.snapshot, res.subject, f"{auth.split(':')[0].replace('.', '-')}-pull", auth, user)
+        yield for_container("delegated-auth-unpaired", Severity.ERROR if failed else Severity.WARNING, res, msg, fix)
+    for plan, result in _logins(ctx):
+        auth = delegated_host(plan.registry or "", result)
+        if auth is None:
+            continue
+        secret = secret_ref(plan.source)
+        state = ctx.resolver.secret(secret.namespace or "default", secret.name or "")
+        sources = [keyring.Source(plan.source, state.config)] if state.config is not None else []
+        if _has_entry_for(sources, auth):
+            continue
+        failed = result.outcome != "ok" and result.stage == "token"
+        msg = (f"{_entry_text(plan)}: {plan.registry} delegates authentication to {auth}, and {plan.source} has no "
+               f"entry for {auth}; the vendor's procedure asks for an entry for both endpoints.")
+        if failed:
+            msg += f" The token exchange failed: {result.detail}."
+        yield Finding("delegated-auth-unpaired", Severity.ERROR if failed else Severity.WARNING, secret, msg)

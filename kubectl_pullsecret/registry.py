@@ -1,0 +1,721 @@
+"""Registry v2 client: one probe is the auth flow a container runtime follows for one
+image and one credential, ending in one of SPEC.md's probe outcomes.
+
+Flow (DOMAIN.md §4; distribution docs/spec/auth/token.md and api.md, containerd
+remotes/docker/auth, containers/image docker_client.go):
+  1. GET /v2/ without credentials: 200 open, 401 challenges, 404 not a registry.
+  2. Bearer: GET realm?service=&scope=repository:<repo>:pull with Basic credentials
+     (OAuth2 POST for an identity token); Basic: the credentials go on the manifest request.
+  3. HEAD /v2/<repo>/manifests/<ref> with the full Accept list; GET to read the error
+     body of a 4xx, or when HEAD is not allowed.
+
+This is the only module (with probe.py, which schedules it) that talks to registries.
+Secrets are never logged or put into a result: tokens received are registered with the
+redactor, error bodies are cut down to one sanitised line.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import re
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from kubectl_pullsecret import redact
+from kubectl_pullsecret.challenges import Challenge, parse_challenges, preferred
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = ("ok", "credential-rejected", "access-denied", "manifest-unknown", "auth-required", "unreachable",
+            "tls-error", "rate-limited", "not-a-registry", "skipped")
+
+# containerd/CRI-O ask for every manifest type they can pull (DOMAIN.md §4.5).
+MANIFEST_ACCEPT = ", ".join((
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "*/*",
+))
+USER_AGENT = "kubectl-pullsecret"
+BODY_CAP = 256 * 1024  # error and token bodies; a manifest is never read whole by HEAD
+MAX_REDIRECTS = 5
+DOCKER_HUB_API = "registry-1.docker.io"
+_DOCKER_HUB_NAMES = frozenset({"docker.io", "index.docker.io", DOCKER_HUB_API})
+
+
+@dataclass(frozen=True)
+class Login:
+    """What the runtime sends: username/password (kubelet), or an identity token
+    (containers/image only). All empty: anonymous."""
+
+    username: str = ""
+    password: str = field(default="", repr=False)
+    identitytoken: str = field(default="", repr=False)
+
+    @property
+    def anonymous(self) -> bool:
+        return not (self.username or self.password or self.identitytoken)
+
+    @property
+    def uses_identitytoken(self) -> bool:
+        return bool(self.identitytoken) and not (self.username or self.password)
+
+    def identity(self) -> tuple[str, str, str]:
+        return (self.username, self.password, self.identitytoken)
+
+
+@dataclass(frozen=True)
+class Settings:
+    timeout: float = 10.0  # seconds, per request, whole answer included (SPEC --probe-timeout)
+    insecure: frozenset[str] = frozenset()  # hosts (host or host:port): plain http allowed, no TLS verification
+    ca_file: str | None = None  # extra CA bundle, on top of the system's
+    body_cap: int = BODY_CAP
+
+
+@dataclass(frozen=True)
+class Result:
+    """One probe: what happened, where, and why (never a secret)."""
+
+    outcome: str
+    registry: str  # the host[:port] the image names (docker.io for Docker Hub)
+    detail: str
+    auth_server: str | None = None  # host that checked the credentials (realm host for Bearer)
+    realm: str | None = None  # the Bearer realm URL, when there is one
+    http_status: int | None = None
+    digest: str | None = None
+    error_code: str | None = None  # the registry's error code (MANIFEST_UNKNOWN, DENIED, ...)
+    stage: str = "ping"  # ping | token | manifest | login
+    rate_limit: Mapping[str, Any] | None = None
+    elapsed_ms: int = 0
+    requests: int = 0  # HTTP requests this probe made (cached steps not counted)
+
+
+class _Fail(Exception):
+    """A classified failure inside the flow; becomes a Result."""
+
+    def __init__(self, outcome: str, detail: str, status: int | None = None, code: str | None = None,
+                 rate_limit: Mapping[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.outcome, self.detail, self.status, self.code, self.rate_limit = outcome, detail, status, code, rate_limit
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]  # case-insensitive, repeated headers joined (requests)
+    header_lines: Mapping[str, tuple[str, ...]]  # lower-cased name -> every raw line
+    body: bytes  # at most body_cap bytes
+    url: str
+
+
+# --- transport: a hard deadline per request ----------------------------------------
+# requests' timeout bounds each socket operation, not the whole answer: a server that
+# drips one byte per second would hold a probe forever. Each request therefore runs
+# under a watchdog that shuts its connection's socket down at the deadline.
+
+_tracking = threading.local()
+
+
+def _track(conn: HTTPConnection) -> None:
+    holder = getattr(_tracking, "holder", None)
+    if holder is not None:
+        holder.append(conn)
+
+
+class _TrackedHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        _track(self)
+        super().connect()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _track(self)
+        super().request(*args, **kwargs)
+
+
+class _TrackedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        _track(self)
+        super().connect()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _track(self)
+        super().request(*args, **kwargs)
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _TrackedHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    def __init__(self, ssl_context: ssl.SSLContext | None) -> None:
+        self._ssl_context = ssl_context
+        super().__init__(pool_connections=4, pool_maxsize=4, max_retries=0)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        if self._ssl_context is not None:
+            pool_kwargs["ssl_context"] = self._ssl_context
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+def _shutdown(conns: list[HTTPConnection]) -> None:
+    for conn in list(conns):
+        sock = getattr(conn, "sock", None)
+        if sock is None:
+            continue
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    """A server-supplied text made safe to show: printable, one line, bounded."""
+    text = re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _host_of(url: str) -> str:
+    return urllib.parse.urlsplit(url).netloc.lower()
+
+
+def _hostname(netloc: str) -> str:
+    """host without port; IPv6 brackets kept."""
+    if netloc.startswith("["):
+        return netloc.split("]", 1)[0] + "]"
+    return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
+
+
+def api_host(registry: str) -> str:
+    """Where the registry API lives: Docker Hub's is registry-1.docker.io."""
+    return DOCKER_HUB_API if registry in _DOCKER_HUB_NAMES else registry
+
+
+def _network_failure(exc: Exception, url: str, timeout: float) -> _Fail:
+    """Map a transport exception to unreachable / tls-error, in words a user acts on."""
+    host = _host_of(url)
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            why = re.search(r"certificate verify failed: ([^()'\"]+)", text)
+            reason = why.group(1).strip() if why else "certificate verify failed"
+            return _Fail("tls-error", f"TLS certificate of {host} is not trusted here ({reason}); "
+                                      "pass --registry-ca-file with its CA, or --insecure-registry for a test registry")
+        if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text or "record layer" in text:
+            return _Fail("tls-error", f"{host} does not speak TLS on this port (a plain-http registry?); "
+                                      "declare it with --insecure-registry if that is intended")
+        return _Fail("tls-error", f"TLS handshake with {host} failed: {_one_line(text, 120)}")
+    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.ReadTimeout):
+        return _Fail("unreachable", f"{host} did not answer within {timeout:g}s")
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return _Fail("unreachable", f"the proxy refused or failed the connection to {host}")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if "Name or service not known" in text or "nodename nor servname" in text or "NameResolutionError" in text \
+                or "Temporary failure in name resolution" in text or "No address associated" in text:
+            return _Fail("unreachable", f"cannot resolve {_hostname(host)} (DNS)")
+        if "Connection refused" in text:
+            return _Fail("unreachable", f"connection to {host} refused")
+        if "Connection reset" in text or "RemoteDisconnected" in text or "BadStatusLine" in text:
+            return _Fail("unreachable", f"{host} closed the connection without a valid HTTP answer")
+        if "Network is unreachable" in text or "No route to host" in text:
+            return _Fail("unreachable", f"no network route to {host}")
+        return _Fail("unreachable", f"cannot connect to {host}: {_one_line(text, 120)}")
+    return _Fail("unreachable", f"request to {host} failed: {type(exc).__name__}")
+
+
+def _rate_limit(headers: Mapping[str, str]) -> dict[str, Any] | None:
+    """Docker Hub's ratelimit-limit/remaining ("100;w=21600") and Retry-After."""
+    out: dict[str, Any] = {}
+    for name, key in (("ratelimit-limit", "limit"), ("ratelimit-remaining", "remaining")):
+        value = headers.get(name)
+        if value:
+            m = re.match(r"\s*(\d+)", value)
+            if m:
+                out[key] = int(m.group(1))
+            w = re.search(r"w=(\d+)", value)
+            if w:
+                out["windowSeconds"] = int(w.group(1))
+    retry = headers.get("retry-after")
+    if retry:
+        retry = retry.strip()
+        out["retryAfter"] = int(retry) if retry.isdigit() else _one_line(retry, 40)
+    return out or None
+
+
+def _errors(body: bytes) -> tuple[str | None, str]:
+    """The registry's {"errors":[{"code","message"}]}, or a token server's
+    {"details"} / {"error", "error_description"}: (first code, one line)."""
+    try:
+        doc = json.loads(body.decode("utf-8", "replace")) if body else None
+    except ValueError:
+        return None, ""
+    if not isinstance(doc, dict):
+        return None, ""
+    errors = doc.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        code = errors[0].get("code")
+        message = errors[0].get("message")
+        return (str(code) if isinstance(code, str) else None,
+                _one_line(str(message)) if isinstance(message, str) else "")
+    for key in ("details", "error_description", "error", "message"):
+        if isinstance(doc.get(key), str):
+            code = doc.get("error") if isinstance(doc.get("error"), str) else None
+            return (code, _one_line(doc[key]))
+    return None, ""
+
+
+def _basic(login: Login) -> str:
+    value = base64.b64encode(f"{login.username}:{login.password}".encode()).decode()
+    redact.register(value)
+    return f"Basic {value}"
+
+
+@dataclass
+class _Memo:
+    """Compute-once cells shared by the probe threads: the first caller computes,
+    the others wait for its value (no thread waits on a queued task, so no deadlock)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    cells: dict[Any, tuple[threading.Event, list[Any]]] = field(default_factory=dict)
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        with self.lock:
+            cell = self.cells.get(key)
+            owner = cell is None
+            if cell is None:
+                cell = (threading.Event(), [])
+                self.cells[key] = cell
+        event, box = cell
+        if owner:
+            try:
+                box.append(compute())
+            except BaseException as exc:  # noqa: BLE001 - handed to every waiter, then re-raised
+                box.append(exc)
+            finally:
+                event.set()
+        else:
+            event.wait()
+        value = box[0]
+        if isinstance(value, BaseException):
+            raise value
+        return value
+
+
+@dataclass(frozen=True)
+class _Ping:
+    base: str  # scheme://host
+    open: bool
+    challenge: Challenge | None
+    fail: _Fail | None = None
+
+
+class Client:
+    """One per run: sessions per thread, and the ping/token caches every probe shares."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._local = threading.local()
+        self._pings = _Memo()
+        self._tokens = _Memo()
+        self._count_lock = threading.Lock()
+        self.request_count = 0  # every HTTP request of the run (redirect hops included)
+        self._context: ssl.SSLContext | None = None
+        if settings.ca_file:
+            ctx = ssl.create_default_context()
+            try:
+                import certifi
+
+                ctx.load_verify_locations(certifi.where())
+            except (ImportError, OSError):
+                pass
+            ctx.load_verify_locations(settings.ca_file)
+            self._context = ctx
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def insecure(self, host: str) -> bool:
+        return host in self.settings.insecure or _hostname(host) in self.settings.insecure
+
+    def _session(self, insecure: bool) -> requests.Session:
+        name = "insecure" if insecure else "secure"
+        session: requests.Session | None = getattr(self._local, name, None)
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = USER_AGENT
+            adapter = _Adapter(None if insecure else self._context)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            setattr(self._local, name, session)
+        return session
+
+    def _send_once(self, method: str, url: str, headers: Mapping[str, str], data: Mapping[str, str] | None) -> Response:
+        host = _host_of(url)
+        insecure = self.insecure(host)
+        timeout = self.settings.timeout
+        holder: list[HTTPConnection] = []
+        fired = threading.Event()
+
+        def expire() -> None:
+            fired.set()
+            _shutdown(holder)
+
+        timer = threading.Timer(timeout, expire)
+        timer.daemon = True
+        _tracking.holder = holder
+        started = time.perf_counter()
+        with self._count_lock:
+            self.request_count += 1
+        self._local.count = getattr(self._local, "count", 0) + 1
+        timer.start()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                resp = self._session(insecure).request(
+                    method, url, headers=dict(headers), data=data, stream=True, allow_redirects=False,
+                    timeout=(timeout, timeout), verify=not insecure)
+                try:
+                    body = bytearray()
+                    if method != "HEAD":
+                        for chunk in resp.raw.stream(16384, decode_content=True):
+                            body += chunk
+                            if len(body) > self.settings.body_cap:
+                                del body[self.settings.body_cap:]
+                                break
+                    lines: dict[str, list[str]] = {}
+                    raw_headers = getattr(resp.raw, "headers", None)
+                    if raw_headers is not None and hasattr(raw_headers, "getlist"):
+                        for name in ("www-authenticate",):
+                            lines[name] = list(raw_headers.getlist(name))
+                finally:
+                    resp.close()
+        except Exception as exc:
+            if fired.is_set():
+                raise _Fail("unreachable", f"{host} did not send a complete answer within {timeout:g}s") from None
+            if isinstance(exc, requests.exceptions.RequestException):
+                raise _network_failure(exc, url, timeout) from None
+            if isinstance(exc, urllib3.exceptions.HTTPError | OSError | ValueError):
+                raise _Fail("unreachable", f"{host} sent a broken HTTP answer ({type(exc).__name__})") from None
+            raise
+        finally:
+            timer.cancel()
+            _tracking.holder = None
+        if fired.is_set():
+            raise _Fail("unreachable", f"{host} did not send a complete answer within {timeout:g}s")
+        elapsed = (time.perf_counter() - started) * 1000
+        log.debug("HTTP %s %s -> %d (%.0f ms)", method, url.split("?", 1)[0], resp.status_code, elapsed)
+        return Response(resp.status_code, resp.headers, {k: tuple(v) for k, v in lines.items()}, bytes(body),
+                        url)
+
+    def send(self, method: str, url: str, headers: Mapping[str, str] | None = None,
+             data: Mapping[str, str] | None = None, authorization: str | None = None) -> Response:
+        """One logical request, redirects followed by hand: `Authorization` goes only to
+        the host it was meant for (dropped on a cross-host redirect), and never over
+        plain http to a host not declared insecure."""
+        origin = _host_of(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            hdrs = dict(headers or {})
+            scheme = urllib.parse.urlsplit(url).scheme
+            if authorization and _host_of(url) == origin and (scheme == "https" or self.insecure(origin)):
+                hdrs["Authorization"] = authorization
+            resp = self._send_once(method, url, hdrs, data)
+            if resp.status not in (301, 302, 303, 307, 308) or "location" not in resp.headers:
+                return resp
+            target = urllib.parse.urljoin(url, resp.headers["location"])
+            if urllib.parse.urlsplit(target).scheme not in ("http", "https"):
+                raise _Fail("not-a-registry", f"{_host_of(url)} redirected to a non-http location", resp.status)
+            if urllib.parse.urlsplit(target).scheme == "http" and not self.insecure(_host_of(target)):
+                raise _Fail("tls-error", f"{_host_of(url)} redirected to plain http ({_host_of(target)}); not followed "
+                                         "(declare it with --insecure-registry if that is intended)", resp.status)
+            if resp.status == 303:
+                method, data = "GET", None
+            url = target
+        raise _Fail("not-a-registry", f"more than {MAX_REDIRECTS} redirects from {origin}")
+
+    # -- flow steps ------------------------------------------------------------------
+
+    def ping(self, host: str) -> _Ping:
+        result: _Ping = self._pings.get(host, lambda: self._ping(host))
+        return result
+
+    def _ping(self, host: str) -> _Ping:
+        schemes = ["https", "http"] if self.insecure(host) else ["https"]
+        last: _Fail | None = None
+        for scheme in schemes:
+            base = f"{scheme}://{host}"
+            try:
+                resp = self.send("GET", f"{base}/v2/")
+            except _Fail as fail:
+                last = fail
+                continue
+            return self._read_ping(base, resp)
+        assert last is not None
+        return _Ping(f"{schemes[0]}://{host}", False, None, last)
+
+    def _read_ping(self, base: str, resp: Response) -> _Ping:
+        host = _host_of(base)
+        if resp.status == 401:
+            lines = resp.header_lines.get("www-authenticate") or (
+                (resp.headers["www-authenticate"],) if "www-authenticate" in resp.headers else ())
+            challenge = preferred(parse_challenges(lines))
+            if challenge is None:
+                return _Ping(base, False, None, _Fail(
+                    "not-a-registry", f"{host} answered /v2/ with 401 but no Basic or Bearer challenge", 401))
+            return _Ping(base, False, challenge)
+        if resp.status == 429:
+            return _Ping(base, False, None, _Fail("rate-limited", f"{host} is rate-limiting requests (HTTP 429)", 429,
+                                                  rate_limit=_rate_limit(resp.headers)))
+        if resp.status == 404:
+            return _Ping(base, False, None, _Fail("not-a-registry", f"{host} has no registry API (/v2/ answered 404)",
+                                                  404))
+        if resp.status >= 500:
+            return _Ping(base, False, None, _Fail("unreachable", f"{host} answered /v2/ with a server error "
+                                                  f"(HTTP {resp.status})", resp.status))
+        if 200 <= resp.status < 300:
+            api = resp.headers.get("docker-distribution-api-version", "")
+            if not api.startswith("registry/2") and not _json_object(resp.body):
+                kind = resp.headers.get("content-type", "no content type").split(";")[0]
+                return _Ping(base, False, None, _Fail(
+                    "not-a-registry", f"{host} answered /v2/ with HTTP {resp.status} ({_one_line(kind, 40)}), "
+                    "not the registry API", resp.status))
+            return _Ping(base, True, None)
+        # Other 4xx: no challenge to follow; the manifest request decides (containerd
+        # does not ping at all).
+        return _Ping(base, True, None)
+
+    def token(self, registry: str, challenge: Challenge, login: Login, scope: str | None) -> tuple[str, str]:
+        """(token, realm host). Cached per (realm, service, scope, credential) for the run."""
+        realm = challenge.params.get("realm", "")
+        service = challenge.params.get("service")
+        key = (realm, service, scope, login.identity())
+        result: tuple[str, str] = self._tokens.get(key, lambda: self._token(registry, realm, service, login, scope))
+        return result
+
+    def _token(self, registry: str, realm: str, service: str | None, login: Login, scope: str | None) -> tuple[str, str]:
+        parts = urllib.parse.urlsplit(realm)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise _Fail("not-a-registry", f"{registry} sent a Bearer challenge with no usable realm "
+                                          f"({_one_line(realm, 80) or 'empty'})")
+        realm_host = parts.netloc.lower()
+        if parts.scheme == "http" and not login.anonymous and not (self.insecure(realm_host) or self.insecure(registry)):
+            raise _Fail("tls-error", f"the token realm {_one_line(realm, 100)} is plain http: credentials not sent "
+                                     f"(declare --insecure-registry {realm_host} if that is intended)")
+        params: dict[str, str] = {}
+        if service:  # omitted when the challenge has none (distribution token.md)
+            params["service"] = service
+        if scope:
+            params["scope"] = scope
+        if login.uses_identitytoken:
+            # OAuth2 (distribution docs/spec/auth/oauth.md): refresh-token grant.
+            form = {"grant_type": "refresh_token", "refresh_token": login.identitytoken,
+                    "client_id": USER_AGENT, **params}
+            resp = self.send("POST", realm, headers={"Content-Type": "application/x-www-form-urlencoded"}, data=form)
+        else:
+            sep = "&" if parts.query else "?"
+            url = realm + (sep + urllib.parse.urlencode(params) if params else "")
+            resp = self.send("GET", url, authorization=None if login.anonymous else _basic(login))
+        code, message = _errors(resp.body)
+        said = f": {message}" if message else ""
+        if resp.status in (401, 403):
+            if login.anonymous:
+                raise _Fail("auth-required", f"the token server {realm_host} refused an anonymous token "
+                                             f"(HTTP {resp.status}){said}", resp.status, code)
+            what = "identity token" if login.uses_identitytoken else "username/password"
+            raise _Fail("credential-rejected", f"the token server {realm_host} rejected the {what} "
+                                               f"(HTTP {resp.status}){said}", resp.status, code)
+        if resp.status == 400 and login.uses_identitytoken:
+            raise _Fail("credential-rejected", f"the token server {realm_host} rejected the identity token "
+                                               f"(HTTP 400){said}", resp.status, code)
+        if resp.status == 429:
+            raise _Fail("rate-limited", f"the token server {realm_host} is rate-limiting (HTTP 429)", 429, code,
+                        _rate_limit(resp.headers))
+        if resp.status >= 500:
+            raise _Fail("unreachable", f"the token server {realm_host} failed (HTTP {resp.status}){said}",
+                        resp.status, code)
+        if resp.status != 200:
+            raise _Fail("not-a-registry", f"the token realm {realm_host} answered HTTP {resp.status}{said}",
+                        resp.status, code)
+        try:
+            doc = json.loads(resp.body.decode("utf-8", "replace"))
+        except ValueError:
+            doc = None
+        token = None
+        if isinstance(doc, dict):
+            # Both may be present; access_token is the OAuth2 name (token.md: prefer it).
+            for name in ("access_token", "token"):
+                if isinstance(doc.get(name), str) and doc[name]:
+                    token = doc[name]
+                    break
+        if token is None:
+            raise _Fail("not-a-registry", f"the token server {realm_host} answered 200 without a token "
+                                          "(not JSON, or no token/access_token field)", 200)
+        redact.register(token)
+        return token, realm_host
+
+    def manifest(self, base: str, repository: str, ref: str, authorization: str | None) -> Response:
+        url = f"{base}/v2/{repository}/manifests/{ref}"
+        headers = {"Accept": MANIFEST_ACCEPT}
+        resp = self.send("HEAD", url, headers=headers, authorization=authorization)
+        if resp.status == 405 or (400 <= resp.status < 500 and resp.status != 429):
+            # HEAD has no body: GET to read the error code (and when HEAD is not allowed).
+            resp = self.send("GET", url, headers=headers, authorization=authorization)
+        return resp
+
+    def thread_requests(self) -> int:
+        """Requests made by the calling thread (a probe runs on one thread)."""
+        return int(getattr(self._local, "count", 0))
+
+    # -- probes ---------------------------------------------------------------------
+
+    def probe_image(self, registry: str, repository: str, ref: str, login: Login) -> Result:
+        """The pull of one image with one credential, up to the manifest."""
+        started = time.perf_counter()
+        before = self.thread_requests()
+        host = api_host(registry)
+        state: dict[str, Any] = {"stage": "ping", "auth_server": None, "realm": None}
+        try:
+            result = self._probe_image(registry, host, repository, ref, login, state)
+        except _Fail as fail:
+            result = Result(fail.outcome, registry, fail.detail, state["auth_server"], state["realm"], fail.status,
+                            None, fail.code, state["stage"], fail.rate_limit)
+        return _timed(result, started, self.thread_requests() - before)
+
+    def _authorize(self, registry: str, ping: _Ping, login: Login, scope: str | None,
+                   state: dict[str, Any]) -> str | None:
+        host = _host_of(ping.base)
+        if ping.open or ping.challenge is None:
+            state["auth_server"] = None
+            return None
+        if ping.challenge.scheme == "bearer":
+            state["realm"] = ping.challenge.params.get("realm")
+            state["auth_server"] = _host_of(state["realm"] or "") or None
+            state["stage"] = "token"
+            token, realm_host = self.token(registry, ping.challenge, login, scope)
+            state["auth_server"] = realm_host
+            return f"Bearer {token}"
+        state["auth_server"] = host
+        return None if login.anonymous or login.uses_identitytoken else _basic(login)
+
+    def _probe_image(self, registry: str, host: str, repository: str, ref: str, login: Login,
+                     state: dict[str, Any]) -> Result:
+        ping = self.ping(host)
+        if ping.fail is not None:
+            raise ping.fail
+        authorization = self._authorize(registry, ping, login, f"repository:{repository}:pull", state)
+        state["stage"] = "manifest"
+        resp = self.manifest(ping.base, repository, ref, authorization)
+        limits = _rate_limit(resp.headers)
+        code, message = _errors(resp.body)
+        said = f" ({code}: {message})" if code and message else (f" ({code})" if code else "")
+        name = f"{registry}/{repository}{'@' if ref.startswith('sha256:') else ':'}{ref}"
+        basic = ping.challenge is not None and ping.challenge.scheme == "basic"
+        args = (registry, )
+        common = {"auth_server": state["auth_server"], "realm": state["realm"], "http_status": resp.status,
+                  "error_code": code, "stage": "manifest", "rate_limit": limits}
+        if resp.status == 200:
+            digest = resp.headers.get("docker-content-digest")
+            if ref.startswith("sha256:") and digest and digest != ref:
+                return Result("manifest-unknown", *args, f"{name}: the registry returned a different digest ({digest})",
+                              digest=digest, **common)
+            how = "anonymously" if authorization is None else "with the credential"
+            return Result("ok", *args, f"manifest of {name} found {how}", digest=digest, **common)
+        if resp.status == 429:
+            return Result("rate-limited", *args, f"{registry} is rate-limiting pulls (HTTP 429){said}", **common)
+        if resp.status in (401, 403):
+            if login.anonymous or authorization is None:
+                return Result("auth-required", *args, f"{registry} refused anonymous access to {repository} "
+                                                      f"(HTTP {resp.status}){said}", **common)
+            if basic and resp.status == 401 and code not in ("DENIED",):
+                return Result("credential-rejected", *args, f"{registry} rejected the username/password "
+                                                            f"(HTTP 401){said}", **common)
+            return Result("access-denied", *args,
+                          f"logged in, but {registry} refused {repository} (HTTP {resp.status}){said}: the account "
+                          "is not authorised for it or the repository does not exist (registries do not tell which)",
+                          **common)
+        if resp.status == 404:
+            if code == "NAME_UNKNOWN":
+                what = f"repository {repository} does not exist on {registry}"
+            else:
+                what = f"{'digest' if ref.startswith('sha256:') else 'tag'} {ref} does not exist in {registry}/{repository}"
+            return Result("manifest-unknown", *args, f"{what}{said}", **common)
+        if resp.status >= 500:
+            return Result("unreachable", *args, f"{registry} failed the manifest request (HTTP {resp.status}){said}",
+                          **common)
+        return Result("not-a-registry", *args, f"{registry} answered a manifest request with HTTP {resp.status}{said}",
+                      **common)
+
+    def probe_login(self, registry: str, login: Login) -> Result:
+        """A `docker login`: the credential alone, no image (secret/NAME targets)."""
+        started = time.perf_counter()
+        before = self.thread_requests()
+        host = api_host(registry)
+        state: dict[str, Any] = {"stage": "ping", "auth_server": None, "realm": None}
+        try:
+            result = self._probe_login(registry, host, login, state)
+        except _Fail as fail:
+            result = Result(fail.outcome, registry, fail.detail, state["auth_server"], state["realm"], fail.status,
+                            None, fail.code, state["stage"], fail.rate_limit)
+        return _timed(result, started, self.thread_requests() - before)
+
+    def _probe_login(self, registry: str, host: str, login: Login, state: dict[str, Any]) -> Result:
+        ping = self.ping(host)
+        if ping.fail is not None:
+            raise ping.fail
+        if ping.open or ping.challenge is None:
+            return Result("ok", registry, f"{registry} needs no login (anonymous access to /v2/): the credential was "
+                          "not checked", stage="login", http_status=200)
+        if ping.challenge.scheme == "bearer":
+            self._authorize(registry, ping, login, None, state)
+            return Result("ok", registry, f"the token server {state['auth_server']} accepted the credential",
+                          state["auth_server"], state["realm"], 200, stage="login")
+        state["auth_server"] = _host_of(ping.base)
+        state["stage"] = "login"
+        if login.uses_identitytoken:
+            return Result("skipped", registry, f"{registry} uses Basic auth: an identity token cannot be used there",
+                          state["auth_server"], stage="login")
+        resp = self.send("GET", f"{ping.base}/v2/", authorization=_basic(login))
+        code, message = _errors(resp.body)
+        said = f" ({code}: {message})" if code and message else ""
+        if 200 <= resp.status < 300:
+            return Result("ok", registry, f"{registry} accepted the username/password", state["auth_server"],
+                          http_status=resp.status, stage="login")
+        if resp.status in (401, 403):
+            return Result("credential-rejected", registry, f"{registry} rejected the username/password "
+                          f"(HTTP {resp.status}){said}", state["auth_server"], http_status=resp.status,
+                          error_code=code, stage="login")
+        if resp.status == 429:
+            return Result("rate-limited", registry, f"{registry} is rate-limiting (HTTP 429)", state["auth_server"],
+                          http_status=429, stage="login", rate_limit=_rate_limit(resp.headers))
+        return Result("unreachable", registry, f"{registry} answered the login with HTTP {resp.status}{said}",
+                      state["auth_server"], http_status=resp.status, stage="login")
+
+
+def _json_object(body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(body.decode("utf-8", "replace")), dict)
+    except ValueError:
+        return False
+
+
+def _timed(result: Result, started: float, requests_made: int) -> Result:
+    from dataclasses import replace
+
+    return replace(result, elapsed_ms=int((time.perf_counter() - started) * 1000), requests=requests_made)
