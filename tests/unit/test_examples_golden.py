@@ -69,7 +69,9 @@ def test_table_fits_100_columns(case: str) -> None:
 def test_json_matches_the_contract(case: str) -> None:
     _, out, _ = run(CASES[case] + ["-o", "json"])
     doc = json.loads(out)
-    assert list(doc) == ["apiVersion", "kind", "cluster", "findings", "images", "summary"]
+    # SPEC's document plus `logins` (secret/NAME targets' login probes; empty here).
+    assert list(doc) == ["apiVersion", "kind", "cluster", "findings", "images", "logins", "summary"]
+    assert doc["logins"] == []
     assert doc["apiVersion"] == "kubectl-pullsecret/v1" and doc["kind"] == "DoctorReport"
     assert doc["cluster"] is None
     for f in doc["findings"]:
