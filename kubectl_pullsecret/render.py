@@ -91,6 +91,21 @@ def _details(findings: Sequence[Finding]) -> list[str]:
     return lines
 
 
+def _attempt_outcome(img: ImageReport, n: int) -> str:
+    """What the probe got with credential n (the kubelet stops at the first success)."""
+    if not img.probe:
+        return "-"
+    attempts = img.probe.get("attempts") or [{"credential": img.probe.get("credential"),
+                                              "outcome": img.probe.get("outcome")}]
+    for a in attempts:
+        if a.get("credential") == n:
+            return str(a.get("outcome"))
+    if img.probe.get("outcome") == "skipped":
+        return "skipped"
+    tried = [a.get("credential") for a in attempts if a.get("credential") is not None]
+    return "(not tried)" if tried and max(tried) < n else "(same login)"
+
+
 def _image_rows(images: Sequence[ImageReport]) -> tuple[list[str], list[list[str]]]:
     headers = ["IMAGE", "#", "SOURCE", "KEY", "USER", "FINGERPRINT", "PROBE", "USED BY"]
     rows: list[list[str]] = []
@@ -103,8 +118,26 @@ def _image_rows(images: Sequence[ImageReport]) -> tuple[list[str], list[list[str
             rows.append([img.image, "-", f"({img.remark or 'anonymous'})", "-", "-", "-", probe, users])
         for n, c in enumerate(img.credentials):
             rows.append([img.image if n == 0 else "", str(n), c["source"], c["key"], c["username"] or "-",
-                         c["fingerprint"], probe if n == 0 else "", users if n == 0 else ""])
+                         c["fingerprint"], _attempt_outcome(img, n), users if n == 0 else ""])
     return headers, rows
+
+
+def _login_rows(report: Report) -> tuple[list[str], list[list[str]]]:
+    headers = ["SECRET", "KEY", "USER", "FINGERPRINT", "AUTH SERVER", "LOGIN"]
+    rows = [[str(x["secret"]), str(x["key"]), str(x["username"] or "-"), str(x["fingerprint"]),
+             str(x["authServer"] or "-"), str(x["outcome"])] for x in report.logins]
+    return headers, rows
+
+
+def _login_lines(report: Report) -> list[str]:
+    if not report.logins:
+        return []
+    headers, rows = _login_rows(report)
+    lines = ["", "Login with every entry of the secret(s):", _plain(headers, rows)]
+    for x in report.logins:
+        if x["outcome"] in ("ok", "skipped"):
+            lines.extend(_wrap(f"{x['key']}: {x['outcome']}: {x['detail']}", "    "))
+    return lines
 
 
 def render_table(report: Report, wide: bool = False) -> str:
@@ -121,6 +154,7 @@ def render_table(report: Report, wide: bool = False) -> str:
         if wide and report.passed:
             headers, rows = _finding_rows(report.passed)
             lines.append(_plain(headers, rows))
+    lines.extend(_login_lines(report))
     if wide:
         headers, rows = _image_rows(report.images)
         lines.append("")
@@ -128,7 +162,8 @@ def render_table(report: Report, wide: bool = False) -> str:
         lines.append(_plain(headers, rows) if rows else "(no images)")
     lines.append("")
     lines.append(_summary_line(report))
-    lines.extend(f"Note: {note}" for note in report.notes)
+    for note in report.notes:
+        lines.extend(_wrap(f"Note: {note}", "      "))
     return "\n".join(lines) + "\n"
 
 
@@ -172,11 +207,19 @@ def render_markdown(report: Report) -> str:
                                     img.remark or "anonymous")
             used = "<br>".join(f"{u['namespace']}/{str(u['kind']).lower()}/{u['name']}" for u in img.used_by)
             probe = str(img.probe["outcome"]) if img.probe else "-"
-            rows.append([f"`{_md(img.image)}`", _md(used), _md(creds), probe])
+            if img.probe and img.probe.get("authServer"):
+                probe += f" (auth: {img.probe['authServer']})"
+            rows.append([f"`{_md(img.image)}`", _md(used), _md(creds), _md(probe)])
         out.append(tabulate(rows, headers=["Image", "Used by", "Credentials (kubelet order)", "Probe"],
                             tablefmt="github", disable_numparse=True))
     else:
         out.append("(no images)")
+    if report.logins:
+        headers, rows = _login_rows(report)
+        out += ["", "## Logins", ""]
+        out.append(tabulate([[_md(c) for c in r] + [_md(str(x["detail"]))] for r, x in zip(rows, report.logins,
+                                                                                             strict=True)],
+                            headers=headers + ["DETAIL"], tablefmt="github", disable_numparse=True))
     return "\n".join(out) + "\n"
 
 
