@@ -283,6 +283,16 @@ def _errors(body: bytes) -> tuple[str | None, str]:
     return None, ""
 
 
+def _status(status: int, code: str | None, message: str) -> str:
+    """"HTTP 401, UNAUTHORIZED: authentication required" (server text sanitised)."""
+    out = f"HTTP {status}"
+    if code:
+        out += f", {_one_line(code, 40)}"
+    if message:
+        out += f"{':' if code else ','} {message}"
+    return out
+
+
 def _basic(login: Login) -> str:
     value = base64.b64encode(f"{login.username}:{login.password}".encode()).decode()
     redact.register(value)
@@ -624,7 +634,7 @@ class Client:
         resp = self.manifest(ping.base, repository, ref, authorization)
         limits = _rate_limit(resp.headers)
         code, message = _errors(resp.body)
-        said = f" ({code}: {message})" if code and message else (f" ({code})" if code else "")
+        st = _status(resp.status, code, message)
         name = f"{registry}/{repository}{'@' if ref.startswith('sha256:') else ':'}{ref}"
         basic = ping.challenge is not None and ping.challenge.scheme == "basic"
         args = (registry, )
@@ -638,28 +648,27 @@ class Client:
             how = "anonymously" if authorization is None else "with the credential"
             return Result("ok", *args, f"manifest of {name} found {how}", digest=digest, **common)
         if resp.status == 429:
-            return Result("rate-limited", *args, f"{registry} is rate-limiting pulls (HTTP 429){said}", **common)
+            return Result("rate-limited", *args, f"{registry} is rate-limiting pulls ({st})", **common)
         if resp.status in (401, 403):
             if login.anonymous or authorization is None:
                 return Result("auth-required", *args, f"{registry} refused anonymous access to {repository} "
-                                                      f"(HTTP {resp.status}){said}", **common)
+                                                      f"({st})", **common)
             if basic and resp.status == 401 and code not in ("DENIED",):
                 return Result("credential-rejected", *args, f"{registry} rejected the username/password "
-                                                            f"(HTTP 401){said}", **common)
+                                                            f"({st})", **common)
             return Result("access-denied", *args,
-                          f"logged in, but {registry} refused {repository} (HTTP {resp.status}){said}: the account "
-                          "is not authorised for it or the repository does not exist (registries do not tell which)",
+                          f"{registry} refused {repository} to the logged-in account ({st})",
                           **common)
         if resp.status == 404:
             if code == "NAME_UNKNOWN":
                 what = f"repository {repository} does not exist on {registry}"
             else:
                 what = f"{'digest' if ref.startswith('sha256:') else 'tag'} {ref} does not exist in {registry}/{repository}"
-            return Result("manifest-unknown", *args, f"{what}{said}", **common)
+            return Result("manifest-unknown", *args, f"{what} ({st})", **common)
         if resp.status >= 500:
-            return Result("unreachable", *args, f"{registry} failed the manifest request (HTTP {resp.status}){said}",
+            return Result("unreachable", *args, f"{registry} failed the manifest request ({st})",
                           **common)
-        return Result("not-a-registry", *args, f"{registry} answered a manifest request with HTTP {resp.status}{said}",
+        return Result("not-a-registry", *args, f"{registry} answered a manifest request with {st}",
                       **common)
 
     def probe_login(self, registry: str, login: Login) -> Result:
@@ -693,18 +702,18 @@ class Client:
                           state["auth_server"], stage="login")
         resp = self.send("GET", f"{ping.base}/v2/", authorization=_basic(login))
         code, message = _errors(resp.body)
-        said = f" ({code}: {message})" if code and message else ""
+        st = _status(resp.status, code, message)
         if 200 <= resp.status < 300:
             return Result("ok", registry, f"{registry} accepted the username/password", state["auth_server"],
                           http_status=resp.status, stage="login")
         if resp.status in (401, 403):
             return Result("credential-rejected", registry, f"{registry} rejected the username/password "
-                          f"(HTTP {resp.status}){said}", state["auth_server"], http_status=resp.status,
+                          f"({st})", state["auth_server"], http_status=resp.status,
                           error_code=code, stage="login")
         if resp.status == 429:
             return Result("rate-limited", registry, f"{registry} is rate-limiting (HTTP 429)", state["auth_server"],
                           http_status=429, stage="login", rate_limit=_rate_limit(resp.headers))
-        return Result("unreachable", registry, f"{registry} answered the login with HTTP {resp.status}{said}",
+        return Result("unreachable", registry, f"{registry} answered the login with {st}",
                       state["auth_server"], http_status=resp.status, stage="login")
 
 

@@ -118,7 +118,7 @@ def check_access_denied(ctx: Context) -> Iterator[Finding]:
             assert ref is not None
             user = res.credentials[a.credential].entry.username if a.credential is not None else ""
             severity = Severity.WARNING if probe.outcome == "ok" else Severity.ERROR
-            msg = (f"{describe(res, a.credential)} logs in, but {ref.registry} refuses {ref.repository}: "
+            msg = (f"{describe(res, a.credential)} logs in, but the pull is refused: "
                    f"{a.result.detail}. The registry does not distinguish \"no permission\" from \"no such "
                    f"repository\": check that {ref.name} is spelled right and exists, and that {user or 'the account'} "
                    "has pull (read) access to it (for a robot or service account, its repository permissions).")
