@@ -223,7 +223,11 @@ def _network_failure(exc: Exception, url: str, timeout: float) -> _Fail:
         if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text or "record layer" in text:
             return _Fail("tls-error", f"{host} does not speak TLS on this port (a plain-http registry?); "
                                       "declare it with --insecure-registry if that is intended")
-        return _Fail("tls-error", f"TLS handshake with {host} failed: {_one_line(text, 120)}")
+        if "EOF" in text or "UNEXPECTED_EOF" in text:
+            return _Fail("tls-error", f"{host} closed the connection during the TLS handshake (a plain-http registry, "
+                                      "or a proxy in the way?); declare a plain-http registry with --insecure-registry")
+        reason = re.search(r"\[SSL: ([A-Z_]+)\]", text)
+        return _Fail("tls-error", f"TLS handshake with {host} failed ({reason.group(1) if reason else 'SSL error'})")
     if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.ReadTimeout):
         return _Fail("unreachable", f"{host} did not answer within {timeout:g}s")
     if isinstance(exc, requests.exceptions.ProxyError):
