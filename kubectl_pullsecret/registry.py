@@ -39,6 +39,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from kubectl_pullsecret import redact
 from kubectl_pullsecret.challenges import Challenge, parse_challenges, preferred
+from kubectl_pullsecret.redact import scrub as _scrub_at_capture
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +190,9 @@ def _shutdown(conns: list[HTTPConnection]) -> None:
 
 
 def _one_line(text: str, limit: int = 160) -> str:
-    """A server-supplied text made safe to show: printable, one line, bounded."""
-    text = re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
+    """A server-supplied text made safe to show: printable, one line, bounded, and
+    scrubbed at capture (a hostile registry may echo the credentials it was sent)."""
+    text = _scrub_at_capture(re.sub(r"[\x00-\x1f\x7f]+", " ", text)).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
