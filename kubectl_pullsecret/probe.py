@@ -223,7 +223,7 @@ class Prober:
         return self.settings.timeout * (5 * max(1, longest) + 2) * max(1, waves) + 1.0
 
     def probe_images(self, specs: Iterable[ChainSpec]) -> dict[ChainSpec, ImageProbe]:
-        unique = list(dict.fromkeys(specs))
+        unique = _round_robin(list(dict.fromkeys(specs)))
         longest = max((len(s.logins) for s in unique), default=1)
         tasks: list[Callable[[], ImageProbe]] = [functools.partial(self._chain, s) for s in unique]
         results = _run_pool(tasks, self.pool_size, self._budget(longest, len(unique)))
@@ -241,6 +241,20 @@ class Prober:
         results = _run_pool(tasks, self.pool_size, self._budget(1, len(unique)))
         return {spec: r if r is not None else Result("unreachable", spec.registry, "no answer within the probe budget")
                 for spec, r in zip(unique, results, strict=True)}
+
+
+def _round_robin(specs: list[ChainSpec]) -> list[ChainSpec]:
+    """Interleave registries: the first wave of the pool then covers as many distinct
+    registries as it can (a thread waiting for another's ping of the same registry
+    holds a pool slot without doing anything)."""
+    by_registry: dict[str, list[ChainSpec]] = {}
+    for spec in specs:
+        by_registry.setdefault(spec.registry, []).append(spec)
+    out: list[ChainSpec] = []
+    queues = list(by_registry.values())
+    for i in range(max((len(q) for q in queues), default=0)):
+        out.extend(q[i] for q in queues if i < len(q))
+    return out
 
 
 def _run_pool(tasks: Sequence[Callable[[], _T]], size: int, budget: float) -> list[_T | None]:
