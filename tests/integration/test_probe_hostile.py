@@ -252,3 +252,40 @@ def test_hostile_text_is_sanitised_and_secrets_scrubbed(pki: Pki, tmp_path: Path
         assert "\x1b" not in run.out and "\r\nInjected" not in run.out
     p = probe(pki, tmp_path, fake.address).probe()
     assert p["outcome"] == "access-denied" and len(p["detail"]) < 400
+
+
+def test_head_not_allowed_falls_back_to_get(pki: Pki, tmp_path: Path, fake_registry: FakeRegistryFactory) -> None:
+    def manifest(req: Request) -> Response:
+        if req.method == "HEAD":
+            return Response(405, [API])
+        return Response(200, [*MANIFEST_OK.headers], b"{}")
+
+    fake = fake_registry(basic_registry(manifest))
+    p = probe(pki, tmp_path, fake.address).probe()
+    assert p["outcome"] == "ok" and p["digest"] == DIGEST
+    assert [r.method for r in fake.requests if "manifests" in r.path] == ["HEAD", "GET"]
+    assert all("application/vnd.oci.image.index.v1+json" in (r.header("Accept") or "")
+               for r in fake.requests if "manifests" in r.path)
+
+
+def test_digest_reference_compared(pki: Pki, tmp_path: Path, fake_registry: FakeRegistryFactory) -> None:
+    fake = fake_registry(basic_registry())  # always answers DIGEST
+    other = "sha256:" + "cd" * 32
+    p = probe(pki, tmp_path, fake.address, image=f"acme/web@{other}").probe()
+    assert p["outcome"] == "manifest-unknown" and "different digest" in p["detail"]
+    p = probe(pki, tmp_path, fake.address, image=f"acme/web@{DIGEST}").probe()
+    assert p["outcome"] == "ok"
+
+
+def test_redirect_loop(pki: Pki, tmp_path: Path, fake_registry: FakeRegistryFactory) -> None:
+    fake = fake_registry(basic_registry(Response(302, [("Location", "/v2/acme/web/manifests/1.0")])))
+    p = probe(pki, tmp_path, fake.address).probe()
+    assert p["outcome"] == "not-a-registry" and "redirects" in p["detail"]
+
+
+def test_too_many_headers(pki: Pki, tmp_path: Path, fake_registry: FakeRegistryFactory) -> None:
+    fake = fake_registry(Raw(b"HTTP/1.1 401 Unauthorized\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(300))
+                             + b"\r\n"))
+    run = probe(pki, tmp_path, fake.address)
+    assert run.probe()["outcome"] in ("unreachable", "not-a-registry")
+    assert "internal error" not in run.err
