@@ -174,6 +174,14 @@ class _Adapter(HTTPAdapter):
         self._ssl_context = ssl_context
         super().__init__(pool_connections=4, pool_maxsize=4, max_retries=0)
 
+    def cert_verify(self, conn: Any, url: str, verify: bool | str, cert: Any) -> None:
+        # requests points every new connection at certifi's bundle, which urllib3 then
+        # loads into our shared context again (~50 ms each): the context already trusts it.
+        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+        if self._ssl_context is not None:
+            conn.ca_certs = None
+            conn.ca_cert_dir = None
+
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
         if self._ssl_context is not None:
             pool_kwargs["ssl_context"] = self._ssl_context
@@ -247,6 +255,14 @@ def _network_failure(exc: Exception, url: str, timeout: float) -> _Fail:
             return _Fail("unreachable", f"no network route to {host}")
         return _Fail("unreachable", f"cannot connect to {host}: {_one_line(text, 120)}")
     return _Fail("unreachable", f"request to {host} failed: {type(exc).__name__}")
+
+
+def _timed_out(host: str, url: str, timeout: float, answered: bool) -> _Fail:
+    if answered:
+        return _Fail("unreachable", f"{host} did not send a complete answer within {timeout:g}s")
+    hint = (" (a plain-http registry on an https request does that: declare it with --insecure-registry)"
+            if url.startswith("https://") else "")
+    return _Fail("unreachable", f"{host} did not answer within {timeout:g}s{hint}")
 
 
 def _rate_limit(headers: Mapping[str, str]) -> dict[str, Any] | None:
@@ -402,6 +418,9 @@ class Client:
             # but never ~/.netrc credentials, and CA bundles go into our one context.
             session.trust_env = False
             session.headers["User-Agent"] = USER_AGENT
+            # Ask for uncompressed bodies (a server that compresses anyway is decoded by
+            # urllib3 ≥ 2.6, which bounds decompression per read: no gzip bomb).
+            session.headers["Accept-Encoding"] = "identity"
             adapter = _Adapter(self._ssl_context(insecure))
             session.mount("https://", adapter)
             session.mount("http://", adapter)
@@ -451,7 +470,7 @@ class Client:
                     resp.close()
         except Exception as exc:
             if fired.is_set():
-                raise _Fail("unreachable", f"{host} did not send a complete answer within {timeout:g}s") from None
+                raise _timed_out(host, url, timeout, answered="resp" in locals()) from None
             if isinstance(exc, requests.exceptions.RequestException):
                 raise _network_failure(exc, url, timeout) from None
             if isinstance(exc, urllib3.exceptions.HTTPError | OSError | ValueError):
@@ -461,7 +480,7 @@ class Client:
             timer.cancel()
             _tracking.holder = None
         if fired.is_set():
-            raise _Fail("unreachable", f"{host} did not send a complete answer within {timeout:g}s")
+            raise _timed_out(host, url, timeout, answered=True)
         elapsed = (time.perf_counter() - started) * 1000
         log.debug("HTTP %s %s -> %d (%.0f ms)", method, url.split("?", 1)[0], resp.status_code, elapsed)
         return Response(resp.status_code, resp.headers, {k: tuple(v) for k, v in lines.items()}, bytes(body),
