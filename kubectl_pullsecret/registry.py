@@ -375,9 +375,9 @@ class Client:
         self._context_lock = threading.Lock()
 
     def _ssl_context(self, insecure: bool) -> ssl.SSLContext:
-        """One TLS context per run (loading CA bundles costs ~50 ms of CPU each time;
-        urllib3 would do it per connection). Trust: the system's CAs, requests' certifi
-        bundle, REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, and --registry-ca-file."""
+        """One TLS context per run (loading a CA bundle costs ~50 ms of CPU; urllib3
+        would do it per connection). Trust: the system's CAs (requests' certifi bundle
+        when the system has none), REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, --registry-ca-file."""
         with self._context_lock:
             ctx = self._contexts.get(insecure)
             if ctx is not None:
@@ -387,16 +387,20 @@ class Client:
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE
             else:
-                ctx = ssl.create_default_context()
-                bundles: list[str] = []
-                try:
-                    import certifi
+                ctx = ssl.create_default_context()  # the system's trust store (as kubectl, oc, skopeo)
+                loaded = {os.path.realpath(p) for p in (ssl.get_default_verify_paths().cafile,) if p}
+                bundles = [os.environ[v] for v in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if os.environ.get(v)]
+                if not ctx.cert_store_stats().get("x509_ca"):
+                    try:  # no system store (some macOS or container Pythons): requests' bundle
+                        import certifi
 
-                    bundles.append(certifi.where())
-                except ImportError:
-                    pass
-                bundles += [os.environ[v] for v in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if os.environ.get(v)]
-                for bundle in dict.fromkeys(bundles):
+                        bundles.append(certifi.where())
+                    except ImportError:
+                        pass
+                for bundle in bundles:
+                    if os.path.realpath(bundle) in loaded:
+                        continue  # parsing a bundle costs ~50 ms: never twice
+                    loaded.add(os.path.realpath(bundle))
                     with contextlib.suppress(OSError, ssl.SSLError):
                         ctx.load_verify_locations(bundle)
                 if self.settings.ca_file:
