@@ -65,9 +65,10 @@ def _summary_line(report: Report) -> str:
     return "Summary: " + ", ".join(parts) + "."
 
 
-def _wrap(text: str, indent: str) -> list[str]:
-    return textwrap.wrap(text, width=WIDTH, initial_indent=indent, subsequent_indent=indent,
-                         break_long_words=True, break_on_hyphens=False) or [indent.rstrip()]
+def _wrap(text: str, indent: str, first: str | None = None) -> list[str]:
+    """Wrapped to WIDTH; `first` is the first line's indent (default: `indent`)."""
+    return textwrap.wrap(text, width=WIDTH, initial_indent=indent if first is None else first,
+                         subsequent_indent=indent, break_long_words=True, break_on_hyphens=False) or [indent.rstrip()]
 
 
 def _details(findings: Sequence[Finding]) -> list[str]:
@@ -163,7 +164,7 @@ def render_table(report: Report, wide: bool = False) -> str:
     lines.append("")
     lines.append(_summary_line(report))
     for note in report.notes:
-        lines.extend(_wrap(f"Note: {note}", "      "))
+        lines.extend(_wrap(f"Note: {note}", "      ", first=""))
     return "\n".join(lines) + "\n"
 
 
