@@ -151,14 +151,8 @@ class _TrackedHTTPConnection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _TrackedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        _track(self)
-        super().connect()
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _track(self)
-        super().request(*args, **kwargs)
+class _TrackedHTTPSConnection(_TrackedHTTPConnection, HTTPSConnection):
+    """MRO: the tracking methods first, then HTTPSConnection's (TLS) connect."""
 
 
 class _HTTPPool(HTTPConnectionPool):
