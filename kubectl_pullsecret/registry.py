@@ -574,7 +574,10 @@ class Client:
             raise _Fail("not-a-registry", f"{registry} sent a Bearer challenge with no usable realm "
                                           f"({_one_line(realm, 80) or 'empty'})")
         realm_host = parts.netloc.lower()
-        if parts.scheme == "http" and not login.anonymous and not (self.insecure(realm_host) or self.insecure(registry)):
+        # Only a realm host declared insecure itself gets credentials over http (send()
+        # applies the same rule: the two must agree, or a 401 for a credential never
+        # sent would read as "rejected").
+        if parts.scheme == "http" and not login.anonymous and not self.insecure(realm_host):
             raise _Fail("tls-error", f"the token realm {_one_line(realm, 100)} is plain http: credentials not sent "
                                      f"(declare --insecure-registry {realm_host} if that is intended)")
         params: dict[str, str] = {}
@@ -657,20 +660,20 @@ class Client:
                             None, fail.code, state["stage"], fail.rate_limit)
         return _timed(result, started, self.thread_requests() - before)
 
-    def _authorize(self, registry: str, ping: _Ping, login: Login, scope: str | None,
+    def _authorize(self, registry: str, base: str, challenge: Challenge | None, login: Login, scope: str | None,
                    state: dict[str, Any]) -> str | None:
-        host = _host_of(ping.base)
-        if ping.open or ping.challenge is None:
+        """The Authorization value the runtime sends after this challenge (None: nothing)."""
+        if challenge is None:
             state["auth_server"] = None
             return None
-        if ping.challenge.scheme == "bearer":
-            state["realm"] = ping.challenge.params.get("realm")
+        if challenge.scheme == "bearer":
+            state["realm"] = challenge.params.get("realm")
             state["auth_server"] = _host_of(state["realm"] or "") or None
             state["stage"] = "token"
-            token, realm_host = self.token(registry, ping.challenge, login, scope)
+            token, realm_host = self.token(registry, challenge, login, scope)
             state["auth_server"] = realm_host
             return f"Bearer {token}"
-        state["auth_server"] = host
+        state["auth_server"] = _host_of(base)
         return None if login.anonymous or login.uses_identitytoken else _basic(login)
 
     def _probe_image(self, registry: str, host: str, repository: str, ref: str, login: Login,
@@ -678,14 +681,26 @@ class Client:
         ping = self.ping(host)
         if ping.fail is not None:
             raise ping.fail
-        authorization = self._authorize(registry, ping, login, f"repository:{repository}:pull", state)
+        scope = f"repository:{repository}:pull"
+        challenge = None if ping.open else ping.challenge
+        authorization = self._authorize(registry, ping.base, challenge, login, scope, state)
         state["stage"] = "manifest"
         resp = self.manifest(ping.base, repository, ref, authorization)
+        if resp.status == 401 and challenge is None:
+            # /v2/ was open but this repository is not: follow the manifest's own
+            # challenge, as containerd does (it never pings).
+            lines = resp.header_lines.get("www-authenticate") or (
+                (resp.headers["www-authenticate"],) if "www-authenticate" in resp.headers else ())
+            challenge = preferred(parse_challenges(lines))
+            authorization = self._authorize(registry, ping.base, challenge, login, scope, state)
+            state["stage"] = "manifest"
+            if authorization is not None:
+                resp = self.manifest(ping.base, repository, ref, authorization)
         limits = _rate_limit(resp.headers)
         code, message = _errors(resp.body)
         st = _status(resp.status, code, message)
         name = f"{registry}/{repository}{'@' if ref.startswith('sha256:') else ':'}{ref}"
-        basic = ping.challenge is not None and ping.challenge.scheme == "basic"
+        basic = challenge is not None and challenge.scheme == "basic"
         args = (registry, )
         common = {"auth_server": state["auth_server"], "realm": state["realm"], "http_status": resp.status,
                   "error_code": code, "stage": "manifest", "rate_limit": limits}
@@ -699,9 +714,12 @@ class Client:
         if resp.status == 429:
             return Result("rate-limited", *args, f"{registry} is rate-limiting pulls ({st})", **common)
         if resp.status in (401, 403):
-            if login.anonymous or authorization is None:
+            if login.anonymous:
                 return Result("auth-required", *args, f"{registry} refused anonymous access to {repository} "
                                                       f"({st})", **common)
+            if authorization is None:
+                return Result("auth-required", *args, f"{registry} refused {repository} ({st}) without a Basic or "
+                                                      "Bearer challenge to log in with", **common)
             if basic and resp.status == 401 and code not in ("DENIED",):
                 return Result("credential-rejected", *args, f"{registry} rejected the username/password "
                                                             f"({st})", **common)
@@ -741,7 +759,7 @@ class Client:
             return Result("ok", registry, f"{registry} needs no login (anonymous access to /v2/): the credential was "
                           "not checked", stage="login", http_status=200)
         if ping.challenge.scheme == "bearer":
-            self._authorize(registry, ping, login, None, state)
+            self._authorize(registry, ping.base, ping.challenge, login, None, state)
             return Result("ok", registry, f"the token server {state['auth_server']} accepted the credential",
                           state["auth_server"], state["realm"], 200, stage="login")
         state["auth_server"] = _host_of(ping.base)

@@ -132,10 +132,18 @@ def check_auth_required(ctx: Context) -> Iterator[Finding]:
     from kubectl_pullsecret.checks.credentials import new_secret_name
 
     for res, probe in _probed(ctx):
-        if probe.outcome != "auth-required" or probe.credential is not None:
+        if probe.outcome != "auth-required":
             continue
         ref = res.reference
         assert ref is not None
+        if probe.credential is not None:
+            # A credential matched, but the registry never asked for it in a way the
+            # runtime can answer (a 401 without a Basic/Bearer challenge).
+            msg = (f"{describe(res, probe.credential)} matches {ref.name}, but it could not be used: "
+                   f"{probe.detail}. The runtime cannot log in either; check the registry (or a proxy in front "
+                   "of it).")
+            yield for_container("registry-auth-required", Severity.ERROR, res, msg)
+            continue
         msg = (f"No credential the kubelet would send matches {ref.name}, so it pulls anonymously, and "
                f"{ref.registry} refuses that: {probe.detail}. Create a pull secret for {ref.registry} and make "
                f"the pod use it (link it to service account {res.subject.sa_name}).")
@@ -192,8 +200,9 @@ def check_tls(ctx: Context) -> Iterator[Finding]:
         yield for_container("registry-tls-untrusted", Severity.ERROR, res, msg, tls_fix(ctx, host))
     for plan, result in _logins(ctx):
         if result.outcome == "tls-error":
+            host = result.auth_server if result.stage == "token" and result.auth_server else plan.registry or ""
             yield Finding("registry-tls-untrusted", Severity.ERROR, secret_ref(plan.source),
-                          f"{_entry_text(plan)}: {result.detail}.", fix=tls_fix(ctx, plan.registry or ""))
+                          f"{_entry_text(plan)}: {result.detail}.", fix=tls_fix(ctx, host))
 
 
 def _limit_text(result: Result) -> str:
