@@ -1,0 +1,96 @@
+"""Regression tests for bugs the mutation review found in the probe layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.integration.fakeregistry import FakeRegistryFactory, Request, Response, bearer_challenge, registry_error
+from tests.integration.probe_helpers import auth, authfile, doctor, pull_secret_yaml, write_dump
+from tests.integration.registry_env import ALICE, Pki
+
+API = ("Docker-Distribution-Api-Version", "registry/2.0")
+DIGEST = "sha256:" + "4" * 64
+MANIFEST_OK = Response(200, [API, ("Docker-Content-Digest", DIGEST)])
+
+
+def preflight(pki: Pki, tmp_path: Path, host: str, password: str = ALICE[1], *extra: str):  # type: ignore[no-untyped-def]
+    path = authfile(tmp_path / "c.json", {host: auth(ALICE[0], password)})
+    return doctor("--image", f"{host}/acme/web:1.0", "--authfile", path, "--registry-ca-file", pki.ca_file,
+                  "-o", "json", *extra)
+
+
+def test_plain_http_realm_of_an_insecure_registry_is_not_a_rejection(pki: Pki, tmp_path: Path,
+                                                                      fake_registry: FakeRegistryFactory) -> None:
+    """Only the registry is declared insecure, not its plain-http realm host: the
+    credential is not sent, and that is said, rather than "rejected" for a 401 to a
+    request that carried none."""
+    token_server = fake_registry(lambda req: Response.json(401, {"details": "no credentials"}), host="127.0.0.3",
+                                 tls="none")
+    fake = fake_registry(Response(401, [API, bearer_challenge(f"{token_server.url}/token", "svc")]))
+    run = preflight(pki, tmp_path, fake.address, ALICE[1], "--insecure-registry", fake.address)
+    p = run.probe()
+    assert p["outcome"] == "tls-error" and "not sent" in p["detail"], p
+    assert token_server.requests == []
+
+
+def _open_v2_private_repo(token_url: str | None) -> object:
+    def handler(req: Request) -> Response:
+        if req.path == "/v2/":
+            return Response(200, [API], b"{}")
+        got = req.header("Authorization") or ""
+        if got == "Bearer repo-token-123456" or got == "Basic " + auth(*ALICE)["auth"]:
+            return MANIFEST_OK
+        challenge = (bearer_challenge(token_url, "svc", "repository:acme/web:pull") if token_url
+                     else ("WWW-Authenticate", 'Basic realm="repo"'))
+        return registry_error(401, "UNAUTHORIZED", "authentication required", [challenge])
+    return handler
+
+
+def test_open_v2_but_private_repository_follows_the_manifest_challenge(pki: Pki, tmp_path: Path,
+                                                                       fake_registry: FakeRegistryFactory) -> None:
+    def tokens(req: Request) -> Response:
+        if req.header("Authorization") == "Basic " + auth(*ALICE)["auth"]:
+            return Response.json(200, {"token": "repo-token-123456"})
+        return Response.json(401, {"details": "invalid username/password"})
+
+    token_server = fake_registry(tokens, host="127.0.0.3")
+    fake = fake_registry(_open_v2_private_repo(f"{token_server.url}/token"))
+    p = preflight(pki, tmp_path, fake.address).probe()
+    assert p["outcome"] == "ok" and p["digest"] == DIGEST and p["authServer"] == token_server.address, p
+    [req] = token_server.requests
+    assert req.query["scope"] == "repository:acme/web:pull"
+    run = preflight(pki, tmp_path, fake.address, "wrong-password")
+    assert run.probe()["outcome"] == "credential-rejected"
+    assert run.checks()["registry-credential-rejected"][0]["severity"] == "error"
+
+
+def test_open_v2_but_private_repository_basic(pki: Pki, tmp_path: Path, fake_registry: FakeRegistryFactory) -> None:
+    fake = fake_registry(_open_v2_private_repo(None))
+    assert preflight(pki, tmp_path, fake.address).probe()["outcome"] == "ok"
+    run = preflight(pki, tmp_path, fake.address, "wrong-password")
+    assert run.probe()["outcome"] == "credential-rejected" and run.code == 1
+
+
+def test_a_401_without_a_challenge_is_reported_even_with_a_credential(pki: Pki, tmp_path: Path,
+                                                                      fake_registry: FakeRegistryFactory) -> None:
+    fake = fake_registry(lambda req: Response(200, [API], b"{}") if req.path == "/v2/"
+                         else registry_error(401, "UNAUTHORIZED", "go away"))
+    run = preflight(pki, tmp_path, fake.address)
+    p = run.probe()
+    assert p["outcome"] == "auth-required" and p["credential"] == 0 and "without a Basic or Bearer" in p["detail"]
+    [f] = run.checks()["registry-auth-required"]
+    assert "could not be used" in f["message"] and run.code == 1
+
+
+def test_secret_login_tls_failure_at_the_realm_names_the_realm_host(pki: Pki, tmp_path: Path,
+                                                                    fake_registry: FakeRegistryFactory) -> None:
+    token_server = fake_registry(Response.json(200, {"token": "t" * 20}), host="127.0.0.3", tls="untrusted")
+    fake = fake_registry(Response(401, [API, bearer_challenge(f"{token_server.url}/token", "svc")]))
+    dump = write_dump(tmp_path / "d.yaml", pull_secret_yaml("s", {fake.address: auth(*ALICE),
+                                                                  token_server.address: auth(*ALICE)}))
+    run = doctor("-f", dump, "-n", "ns", "secret/s", "--registry-ca-file", pki.ca_file, "-o", "json")
+    findings = [f for f in run.checks()["registry-tls-untrusted"] if fake.address in f["message"].split(":")[0]
+                or f"'{fake.address}'" in f["message"]]
+    assert findings, run.doc["findings"]
+    for f in findings:
+        assert f"certs.d/{token_server.address}/ca.crt" in f["fix"]["equivalent"][0]
