@@ -286,4 +286,5 @@ def check_delegated_auth(ctx: Context) -> Iterator[Finding]:
                f"entry for {auth}; the vendor's procedure asks for an entry for both endpoints.")
         if failed:
             msg += f" The token exchange failed: {result.detail}."
-        yield Finding("delegated-auth-unpaired", Severity.ERROR if failed else Severity.WARNING, secret, msg)
+        yield Finding("delegated-auth-unpaired", Severity.ERROR if failed else Severity.WARNING, secret, msg,
+                      fix=update_credential_fix(ctx, plan.source, auth, plan.entry.username))

@@ -255,6 +255,8 @@ def test_secret_target_logs_in_with_every_entry(registry_env: RegistryEnv, tmp_p
                                           f"{logins[registry_env.basic]['fingerprint']}) was rejected")
     [unpaired] = found["delegated-auth-unpaired"]
     assert unpaired["object"] == {"kind": "Secret", "namespace": "ns", "name": "mixed"}
+    assert f"oc registry login --registry={registry_env.token_server} --auth-basic=alice:PASSWORD --to=config.json" \
+        in unpaired["fix"]["equivalent"]
     assert run.code == 1
     table = doctor("-f", dump, "-n", "ns", "secret/mixed", "--registry-ca-file", registry_env.ca_file)
     assert "Login with every entry of the secret(s):" in table.out

@@ -202,3 +202,22 @@ def test_memo_computes_once_for_concurrent_callers() -> None:
 
     assert _run_pool([caller] * 6, 6, 5.0) == ["v"] * 6
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize(("name", "host"), [
+    ("docker.io", "registry-1.docker.io"), ("index.docker.io", "registry-1.docker.io"),
+    ("registry-1.docker.io", "registry-1.docker.io"), ("quay.io", "quay.io"), ("localhost:5000", "localhost:5000"),
+])
+def test_api_host(name: str, host: str) -> None:
+    """Docker Hub's API is not on docker.io (DOMAIN.md §1)."""
+    assert registry.api_host(name) == host
+
+
+@pytest.mark.parametrize(("status", "code", "message", "text"), [
+    (401, "UNAUTHORIZED", "authentication required", "HTTP 401, UNAUTHORIZED: authentication required"),
+    (404, None, "", "HTTP 404"),
+    (403, None, "nope", "HTTP 403, nope"),
+    (429, "TOOMANYREQUESTS", "", "HTTP 429, TOOMANYREQUESTS"),
+])
+def test_status_text(status: int, code: str | None, message: str, text: str) -> None:
+    assert registry._status(status, code, message) == text
