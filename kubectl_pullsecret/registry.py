@@ -203,6 +203,16 @@ def _host_of(url: str) -> str:
     return urllib.parse.urlsplit(url).netloc.lower()
 
 
+def _is_ip(hostname: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(hostname.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def _hostname(netloc: str) -> str:
     """host without port; IPv6 brackets kept."""
     if netloc.startswith("["):
@@ -363,6 +373,7 @@ class Client:
         self._local = threading.local()
         self._pings = _Memo()
         self._tokens = _Memo()
+        self._dns = _Memo()
         self._count_lock = threading.Lock()
         self.request_count = 0  # every HTTP request of the run (redirect hops included)
         self._contexts: dict[bool, ssl.SSLContext] = {}
@@ -425,10 +436,38 @@ class Client:
             setattr(self._local, name, session)
         return session
 
+    def _resolve(self, hostname: str) -> _Fail | None:
+        """The first lookup of a host, bounded by the timeout: no socket timeout covers
+        the resolver, and a machine whose DNS server does not answer would otherwise wait
+        its resolver's own timeouts, per host."""
+        box: list[BaseException | None] = []
+
+        def lookup() -> None:
+            try:
+                socket.getaddrinfo(hostname, None)
+                box.append(None)
+            except OSError as exc:
+                box.append(exc)
+
+        worker = threading.Thread(target=lookup, name=f"dns-{hostname}", daemon=True)
+        worker.start()
+        worker.join(self.settings.timeout)
+        if not box:
+            return _Fail("unreachable", f"the DNS lookup of {hostname} did not answer within {self.settings.timeout:g}s")
+        if isinstance(box[0], socket.gaierror):
+            return _Fail("unreachable", f"cannot resolve {hostname} (DNS)")
+        return None  # resolved (or an error the connection itself will report)
+
     def _send_once(self, method: str, url: str, headers: Mapping[str, str], data: Mapping[str, str] | None) -> Response:
         host = _host_of(url)
         insecure = self.insecure(host)
         timeout = self.settings.timeout
+        proxies = requests.utils.get_environ_proxies(url)
+        hostname = (urllib.parse.urlsplit(url).hostname or "").lower()
+        if not proxies and hostname and not _is_ip(hostname):  # through a proxy, the proxy resolves
+            failed: _Fail | None = self._dns.get(hostname, lambda: self._resolve(hostname))
+            if failed is not None:
+                raise failed
         holder: list[HTTPConnection] = []
         fired = threading.Event()
 
@@ -449,8 +488,7 @@ class Client:
                 warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
                 resp = self._session(insecure).request(
                     method, url, headers=dict(headers), data=data, stream=True, allow_redirects=False,
-                    timeout=(timeout, timeout), verify=not insecure,
-                    proxies=requests.utils.get_environ_proxies(url))
+                    timeout=(timeout, timeout), verify=not insecure, proxies=proxies)
                 try:
                     body = bytearray()
                     if method != "HEAD":

@@ -291,3 +291,31 @@ def test_too_many_headers(pki: Pki, tmp_path: Path, fake_registry: FakeRegistryF
     run = probe(pki, tmp_path, fake.address)
     assert run.probe()["outcome"] in ("unreachable", "not-a-registry")
     assert "internal error" not in run.err
+
+
+def test_a_resolver_that_never_answers_ends_at_the_timeout(pki: Pki, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """No DNS server that hangs can run here, so the resolver call itself is made to hang
+    for one name (the only stand-in in these tests): the lookup is bounded like a request."""
+    import socket
+    import threading
+
+    release = threading.Event()
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "dns-hangs.example":
+            release.wait(30)
+            raise socket.gaierror(-3, "Temporary failure in name resolution")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        run, took = bounded(lambda: probe(pki, tmp_path, "dns-hangs.example", "--probe-timeout", "1"), 10)
+        p = run.probe()
+        assert p["outcome"] == "unreachable" and "DNS lookup of dns-hangs.example did not answer within 1s" in p["detail"]
+        assert took < 4, took
+    finally:
+        release.set()
