@@ -12,8 +12,7 @@ from kubectl_pullsecret import checks, reference
 from kubectl_pullsecret.checks.base import Context, internal_registries
 from kubectl_pullsecret.errors import SourceError, UsageError
 from kubectl_pullsecret.findings import ImageReport, Report
-from kubectl_pullsecret.probe import ImageProbe, LoginPlan
-from kubectl_pullsecret.registry import Result
+from kubectl_pullsecret.probe_model import ChainSpec, ImageProbe, LoginPlan, Result, plan_image, plan_login
 from kubectl_pullsecret.resolve import Resolution, Resolver, Target, node_credentials, resolve_all, select
 from kubectl_pullsecret.snapshot import Snapshot, load_files
 
@@ -167,15 +166,15 @@ def _probe(opts: Options, resolver: Resolver, secrets: Sequence[tuple[str, str]]
                         ca_file=opts.registry_ca_file)
     prober = probing.Prober(settings)
     started = time.perf_counter()
-    plans = {id(res): probing.plan_image(res) for res in resolutions}
-    chains = prober.probe_images(p for p in plans.values() if isinstance(p, probing.ChainSpec))
-    image_probes = {key: (chains[p] if isinstance(p, probing.ChainSpec) else p)
+    plans = {id(res): plan_image(res) for res in resolutions}
+    chains = prober.probe_images(p for p in plans.values() if isinstance(p, ChainSpec))
+    image_probes = {key: (chains[p] if isinstance(p, ChainSpec) else p)
                     for key, p in plans.items() if p is not None}
     login_plans: list[LoginPlan] = []
     for ns, name in secrets:
         state = resolver.secret(ns, name)
         if state.usable and state.config is not None:
-            login_plans.extend(probing.plan_login(state.source_name, e) for e in state.config.entries)
+            login_plans.extend(plan_login(state.source_name, e) for e in state.config.entries)
     results = prober.probe_logins(p.spec for p in login_plans if p.spec is not None)
     logins = [(p, results[p.spec] if p.spec is not None else None) for p in login_plans]
     log.info("probed %d image chain(s) and %d login(s) with %d HTTP request(s) in %.0f ms", len(chains), len(results),

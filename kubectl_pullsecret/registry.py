@@ -40,12 +40,10 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from kubectl_pullsecret import redact
 from kubectl_pullsecret.challenges import Challenge, parse_challenges, preferred
+from kubectl_pullsecret.probe_model import Login, Result, api_host
 from kubectl_pullsecret.redact import scrub as _scrub_at_capture
 
 log = logging.getLogger(__name__)
-
-OUTCOMES = ("ok", "credential-rejected", "access-denied", "manifest-unknown", "auth-required", "unreachable",
-            "tls-error", "rate-limited", "not-a-registry", "skipped")
 
 # containerd/CRI-O ask for every manifest type they can pull (DOMAIN.md §4.5).
 MANIFEST_ACCEPT = ", ".join((
@@ -58,29 +56,6 @@ MANIFEST_ACCEPT = ", ".join((
 USER_AGENT = "kubectl-pullsecret"
 BODY_CAP = 256 * 1024  # error and token bodies; a manifest is never read whole by HEAD
 MAX_REDIRECTS = 5
-DOCKER_HUB_API = "registry-1.docker.io"
-_DOCKER_HUB_NAMES = frozenset({"docker.io", "index.docker.io", DOCKER_HUB_API})
-
-
-@dataclass(frozen=True)
-class Login:
-    """What the runtime sends: username/password (kubelet), or an identity token
-    (containers/image only). All empty: anonymous."""
-
-    username: str = ""
-    password: str = field(default="", repr=False)
-    identitytoken: str = field(default="", repr=False)
-
-    @property
-    def anonymous(self) -> bool:
-        return not (self.username or self.password or self.identitytoken)
-
-    @property
-    def uses_identitytoken(self) -> bool:
-        return bool(self.identitytoken) and not (self.username or self.password)
-
-    def identity(self) -> tuple[str, str, str]:
-        return (self.username, self.password, self.identitytoken)
 
 
 @dataclass(frozen=True)
@@ -89,24 +64,6 @@ class Settings:
     insecure: frozenset[str] = frozenset()  # hosts (host or host:port): plain http allowed, no TLS verification
     ca_file: str | None = None  # extra CA bundle, on top of the system's
     body_cap: int = BODY_CAP
-
-
-@dataclass(frozen=True)
-class Result:
-    """One probe: what happened, where, and why (never a secret)."""
-
-    outcome: str
-    registry: str  # the host[:port] the image names (docker.io for Docker Hub)
-    detail: str
-    auth_server: str | None = None  # host that checked the credentials (realm host for Bearer)
-    realm: str | None = None  # the Bearer realm URL, when there is one
-    http_status: int | None = None
-    digest: str | None = None
-    error_code: str | None = None  # the registry's error code (MANIFEST_UNKNOWN, DENIED, ...)
-    stage: str = "ping"  # ping | token | manifest | login
-    rate_limit: Mapping[str, Any] | None = None
-    elapsed_ms: int = 0
-    requests: int = 0  # HTTP requests this probe made (cached steps not counted)
 
 
 class _Fail(Exception):
@@ -218,11 +175,6 @@ def _hostname(netloc: str) -> str:
     if netloc.startswith("["):
         return netloc.split("]", 1)[0] + "]"
     return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
-
-
-def api_host(registry: str) -> str:
-    """Where the registry API lives: Docker Hub's is registry-1.docker.io."""
-    return DOCKER_HUB_API if registry in _DOCKER_HUB_NAMES else registry
 
 
 def _network_failure(exc: Exception, url: str, timeout: float) -> _Fail:

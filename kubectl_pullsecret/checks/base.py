@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
-from kubectl_pullsecret.probe import ImageProbe, LoginPlan
-from kubectl_pullsecret.registry import Result
+from kubectl_pullsecret.probe_model import ImageProbe, LoginPlan, Result
 from kubectl_pullsecret.resolve import NodeCredentials, Resolution, Resolver, Scope, Subject, pull_secrets_injected
 from kubectl_pullsecret.snapshot import Snapshot
 

@@ -9,8 +9,7 @@ from collections.abc import Iterator
 from kubectl_pullsecret import keyring
 from kubectl_pullsecret.checks.base import Context, credential_fix, for_container, ns_flag, q
 from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
-from kubectl_pullsecret.probe import Attempt, ImageProbe, LoginPlan
-from kubectl_pullsecret.registry import DOCKER_HUB_API, Result
+from kubectl_pullsecret.probe_model import DOCKER_HUB_API, Attempt, ImageProbe, LoginPlan, Result
 from kubectl_pullsecret.resolve import Resolution
 
 # Registries whose token realm is on another host by design, with the runtime's own

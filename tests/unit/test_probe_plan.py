@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from kubectl_pullsecret import dockerconfig, registry
+from kubectl_pullsecret import dockerconfig, probe_model, registry
 from kubectl_pullsecret.checks.registry import delegated_host
-from kubectl_pullsecret.probe import ChainSpec, ImageProbe, _run_pool, cluster_internal, plan_image, plan_login
-from kubectl_pullsecret.registry import Login, Result
+from kubectl_pullsecret.probe import _run_pool
+from kubectl_pullsecret.probe_model import ChainSpec, ImageProbe, Login, Result, cluster_internal, plan_image, plan_login
 from kubectl_pullsecret.resolve import Resolver, Target, node_credentials, resolve_all, select
 from kubectl_pullsecret.snapshot import load_files
 from tests.unit.helpers_k8s import auth, pod, pull_secret, raw_secret
@@ -210,7 +210,7 @@ def test_memo_computes_once_for_concurrent_callers() -> None:
 ])
 def test_api_host(name: str, host: str) -> None:
     """Docker Hub's API is not on docker.io (DOMAIN.md §1)."""
-    assert registry.api_host(name) == host
+    assert probe_model.api_host(name) == host
 
 
 @pytest.mark.parametrize(("status", "code", "message", "text"), [

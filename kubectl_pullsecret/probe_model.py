@@ -1,0 +1,225 @@
+"""What a registry probe is, as plain data, and what to probe (pure; no network):
+the credential chain for a container in kubelet order, the login for a secret entry,
+and the result types. probe.py and registry.py do the network part; the checks and
+renderers only need this module, so `--no-probe` runs never import `requests`.
+
+kubelet kuberuntime_image.go PullImage: every matched credential is tried in turn and
+the first success wins; any error moves on to the next; anonymous only when nothing
+matched. An entry with no username/password is sent as an empty login (anonymous).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubectl_pullsecret import keyring, redact
+from kubectl_pullsecret.dockerconfig import Entry
+from kubectl_pullsecret.resolve import Resolution
+
+OUTCOMES = ("ok", "credential-rejected", "access-denied", "manifest-unknown", "auth-required", "unreachable",
+            "tls-error", "rate-limited", "not-a-registry", "skipped")
+DOCKER_HUB_API = "registry-1.docker.io"
+_DOCKER_HUB_NAMES = frozenset({"docker.io", "index.docker.io", DOCKER_HUB_API})
+TELEMETRY_HOSTS = frozenset({"cloud.openshift.com"})  # in every global pull secret; not a registry
+
+
+@dataclass(frozen=True)
+class Login:
+    """What the runtime sends: username/password (kubelet), or an identity token
+    (containers/image only). All empty: anonymous."""
+
+    username: str = ""
+    password: str = field(default="", repr=False)
+    identitytoken: str = field(default="", repr=False)
+
+    @property
+    def anonymous(self) -> bool:
+        return not (self.username or self.password or self.identitytoken)
+
+    @property
+    def uses_identitytoken(self) -> bool:
+        return bool(self.identitytoken) and not (self.username or self.password)
+
+    def identity(self) -> tuple[str, str, str]:
+        return (self.username, self.password, self.identitytoken)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One probe: what happened, where, and why (never a secret)."""
+
+    outcome: str
+    registry: str  # the host[:port] the image names (docker.io for Docker Hub)
+    detail: str
+    auth_server: str | None = None  # host that checked the credentials (realm host for Bearer)
+    realm: str | None = None  # the Bearer realm URL, when there is one
+    http_status: int | None = None
+    digest: str | None = None
+    error_code: str | None = None  # the registry's error code (MANIFEST_UNKNOWN, DENIED, ...)
+    stage: str = "ping"  # ping | token | manifest | login
+    rate_limit: Mapping[str, Any] | None = None
+    elapsed_ms: int = 0
+    requests: int = 0  # HTTP requests this probe made (cached steps not counted)
+
+
+def api_host(registry: str) -> str:
+    """Where the registry API lives: Docker Hub's is registry-1.docker.io."""
+    return DOCKER_HUB_API if registry in _DOCKER_HUB_NAMES else registry
+
+
+def cluster_internal(host: str) -> bool:
+    """A Service address (`*.svc`, `*.svc.cluster.local`): only the nodes can reach it."""
+    name = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
+    return name.endswith(".svc") or name.endswith(".cluster.local")
+
+
+@dataclass(frozen=True)
+class ChainSpec:
+    """One image as one set of pods pull it: the logins in kubelet order."""
+
+    registry: str
+    repository: str
+    ref: str  # tag, or the digest when there is one (the digest is what is pulled)
+    logins: tuple[tuple[int | None, Login], ...]  # (credential index or None for anonymous, login)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    credential: int | None
+    result: Result
+
+
+@dataclass(frozen=True)
+class ImageProbe:
+    """The probe of one image with its credential chain: the last attempt decides,
+    unless an earlier one succeeded (the kubelet stops at the first success)."""
+
+    outcome: str
+    registry: str
+    detail: str
+    credential: int | None = None
+    attempts: tuple[Attempt, ...] = ()
+    vantage: str = "local"
+
+    @property
+    def final(self) -> Result | None:
+        return self.attempts[-1].result if self.attempts else None
+
+    def to_dict(self) -> dict[str, Any]:
+        final = self.final
+        out: dict[str, Any] = {
+            "outcome": self.outcome,
+            "registry": self.registry,
+            "authServer": final.auth_server if final else None,
+            "credential": self.credential,
+            "httpStatus": final.http_status if final else None,
+            "digest": final.digest if final else None,
+            "elapsedMs": sum(a.result.elapsed_ms for a in self.attempts),
+            "vantage": self.vantage,
+            "detail": self.detail,
+        }
+        if len(self.attempts) > 1:
+            out["attempts"] = [{"credential": a.credential, "outcome": a.result.outcome,
+                                "httpStatus": a.result.http_status, "detail": a.result.detail} for a in self.attempts]
+        limits = next((a.result.rate_limit for a in reversed(self.attempts) if a.result.rate_limit), None)
+        if limits:
+            out["rateLimit"] = dict(limits)
+        return out
+
+
+def skipped(registry: str, why: str) -> ImageProbe:
+    return ImageProbe("skipped", registry, why)
+
+
+def plan_image(res: Resolution) -> ChainSpec | ImageProbe | None:
+    """What to probe for one container: its chain, a skipped probe (and why), or
+    None when there is no valid reference."""
+    ref = res.reference
+    if ref is None:
+        return None
+    if res.keyring_error:
+        return skipped(ref.registry, "a pull secret of the pod is malformed: the kubelet fails the pull before it "
+                                     "contacts the registry")
+    unknown = [s.name for s in res.secrets if s.unknown]
+    if unknown:
+        return skipped(ref.registry, f"the credentials are unknown: {', '.join(unknown)} not in the input (or "
+                                     "without data)")
+    if cluster_internal(ref.registry):
+        return skipped(ref.registry, f"{ref.registry} is a cluster-internal service address, reachable only from "
+                                     "the cluster's nodes and pods")
+    logins: list[tuple[int | None, Login]] = []
+    for i, cred in enumerate(res.credentials):
+        if cred.entry.has_credentials:
+            redact.register(cred.entry.password)
+            logins.append((i, Login(cred.entry.username, cred.entry.password)))
+        else:
+            logins.append((None, Login()))  # the kubelet sends an empty login: anonymous
+    if not logins:
+        logins.append((None, Login()))
+    # Identical logins tried twice give the same answer: keep the first of each.
+    seen: set[tuple[str, str, str]] = set()
+    unique = []
+    for index, login in logins:
+        if login.identity() not in seen:
+            seen.add(login.identity())
+            unique.append((index, login))
+    return ChainSpec(ref.registry, ref.repository, ref.digest or ref.tag or "latest", tuple(unique))
+
+
+@dataclass(frozen=True)
+class LoginSpec:
+    registry: str
+    login: Login
+
+
+@dataclass(frozen=True)
+class LoginPlan:
+    """One entry of a secret named as a target: what gets logged in to, or why not."""
+
+    source: str  # secret/<ns>/<name>
+    entry: Entry
+    registry: str | None
+    spec: LoginSpec | None
+    skip: str | None = None
+
+    def to_dict(self, result: Result | None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "secret": self.source, "key": self.entry.key, "username": self.entry.username,
+            "fingerprint": self.entry.fingerprint, "registry": self.registry,
+        }
+        if result is None:
+            out.update({"outcome": "skipped", "authServer": None, "httpStatus": None, "elapsedMs": 0,
+                        "vantage": "local", "detail": self.skip or "not probed"})
+        else:
+            out.update({"outcome": result.outcome, "authServer": result.auth_server, "httpStatus": result.http_status,
+                        "elapsedMs": result.elapsed_ms, "vantage": "local", "detail": result.detail})
+        return out
+
+
+def plan_login(source: str, entry: Entry) -> LoginPlan:
+    """`docker login` for one entry: the registry its key names, with the credential
+    the entry holds (username/password; else its identity token, as podman would)."""
+    key = keyring.normalize_key(entry.key)
+    if key is None:
+        return LoginPlan(source, entry, None, None, "the key is not a valid registry address")
+    host = key.split("/", 1)[0]
+    if any(c in host for c in "*?["):
+        return LoginPlan(source, entry, host, None, "a wildcard key names no single registry to log in to")
+    if host in TELEMETRY_HOSTS:
+        return LoginPlan(source, entry, host, None, f"{host} is the Telemetry endpoint, not a registry")
+    if entry.errors:
+        return LoginPlan(source, entry, host, None, "the entry is malformed (see pull-secret-malformed)")
+    if cluster_internal(host):
+        return LoginPlan(source, entry, host, None, "a cluster-internal service address: reachable only from the "
+                         "cluster's nodes and pods")
+    registry = "docker.io" if host == keyring.DEFAULT_REGISTRY_HOST else host
+    if entry.has_credentials:
+        login = Login(entry.username, entry.password)
+    elif entry.identitytoken:
+        login = Login(identitytoken=entry.identitytoken)
+    else:
+        return LoginPlan(source, entry, registry, None, "the entry holds no username, password or identity token")
+    redact.register(login.password, login.identitytoken)
+    return LoginPlan(source, entry, registry, LoginSpec(registry, login))
