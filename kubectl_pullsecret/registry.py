@@ -29,7 +29,7 @@ import time
 import urllib.parse
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import requests
@@ -82,6 +82,7 @@ class Response:
     header_lines: Mapping[str, tuple[str, ...]]  # lower-cased name -> every raw line
     body: bytes  # at most body_cap bytes
     url: str
+    auth_withheld_by: str | None = None  # the host a redirect led to, when Authorization was not sent there
 
 
 # --- transport: a hard deadline per request ----------------------------------------
@@ -483,11 +484,14 @@ class Client:
         for _ in range(MAX_REDIRECTS + 1):
             hdrs = dict(headers or {})
             scheme = urllib.parse.urlsplit(url).scheme
+            withheld = None
             if authorization and _host_of(url) == origin and (scheme == "https" or self.insecure(origin)):
                 hdrs["Authorization"] = authorization
+            elif authorization:
+                withheld = _host_of(url)
             resp = self._send_once(method, url, hdrs, data)
             if resp.status not in (301, 302, 303, 307, 308) or "location" not in resp.headers:
-                return resp
+                return replace(resp, auth_withheld_by=withheld) if withheld else resp
             target = urllib.parse.urljoin(url, resp.headers["location"])
             if urllib.parse.urlsplit(target).scheme not in ("http", "https"):
                 raise _Fail("not-a-registry", f"{_host_of(url)} redirected to a non-http location", resp.status)
@@ -591,6 +595,11 @@ class Client:
                 raise _Fail("auth-required", f"the token server {realm_host} refused an anonymous token "
                                              f"(HTTP {resp.status}){said}", resp.status, code)
             what = "identity token" if login.uses_identitytoken else "username/password"
+            if resp.auth_withheld_by:
+                raise _Fail("credential-rejected", f"the token realm {realm_host} redirected to "
+                            f"{resp.auth_withheld_by}, which refused the request (HTTP {resp.status}){said}: the "
+                            f"{what} is not forwarded to another host (nor does the runtime forward it)",
+                            resp.status, code)
             raise _Fail("credential-rejected", f"the token server {realm_host} rejected the {what} "
                                                f"(HTTP {resp.status}){said}", resp.status, code)
         if resp.status == 400 and login.uses_identitytoken:
@@ -782,6 +791,4 @@ def _json_object(body: bytes) -> bool:
 
 
 def _timed(result: Result, started: float, requests_made: int) -> Result:
-    from dataclasses import replace
-
     return replace(result, elapsed_ms=int((time.perf_counter() - started) * 1000), requests=requests_made)

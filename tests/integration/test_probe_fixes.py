@@ -94,3 +94,15 @@ def test_secret_login_tls_failure_at_the_realm_names_the_realm_host(pki: Pki, tm
     assert findings, run.doc["findings"]
     for f in findings:
         assert f"certs.d/{token_server.address}/ca.crt" in f["fix"]["equivalent"][0]
+
+
+def test_token_realm_redirected_to_another_host_says_the_credential_was_withheld(
+        pki: Pki, tmp_path: Path, fake_registry: FakeRegistryFactory) -> None:
+    sso = fake_registry(lambda req: Response.json(401, {"details": "login required"}), host="127.0.0.3")
+    realm = fake_registry(Response(307, [("Location", f"{sso.url}/auth/token")]), host="127.0.0.2")
+    fake = fake_registry(Response(401, [API, bearer_challenge(f"{realm.url}/token", "svc")]))
+    p = preflight(pki, tmp_path, fake.address).probe()
+    assert p["outcome"] == "credential-rejected" and f"redirected to {sso.address}" in p["detail"], p
+    assert "not forwarded" in p["detail"]
+    assert [r.header("Authorization") is not None for r in realm.requests] == [True]
+    assert [r.header("Authorization") for r in sso.requests] == [None]
