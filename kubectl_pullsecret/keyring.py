@@ -30,6 +30,16 @@ from kubectl_pullsecret.dockerconfig import DockerConfig, Entry
 
 DEFAULT_REGISTRY_HOST = "index.docker.io"
 
+# Registries whose credentials the kubelet usually gets from a credential-provider
+# plugin (kubelet --image-credential-provider-config; tried after pod secrets and the
+# node keyring). A cluster can have one configured without any trace in the objects
+# doctor reads. Patterns follow the providers' default matchImages.
+CREDENTIAL_PROVIDERS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"), "ecr-credential-provider (EKS)"),
+    (re.compile(r"^([a-z0-9-]+\.)?gcr\.io$|^[a-z0-9-]+-docker\.pkg\.dev$"), "gcp-credential-provider (GKE)"),
+    (re.compile(r"^[a-z0-9]+\.azurecr\.(io|cn|de|us)$"), "acr-credential-provider (AKS)"),
+)
+
 
 @dataclass(frozen=True)
 class Source:
@@ -312,3 +322,12 @@ def cimage_lookup(config: DockerConfig, image: str, legacy: bool = False) -> Cim
 
 def _cimage_result(entry: Entry, candidates: tuple[Entry, ...] = ()) -> CimageResult:
     return CimageResult(entry, entry.cimage.usable, entry.cimage.error, candidates)
+
+
+def credential_provider(registry: str) -> str | None:
+    """The kubelet credential-provider plugin that usually serves this registry, if any."""
+    host = registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
+    for pattern, name in CREDENTIAL_PROVIDERS:
+        if pattern.match(host.lower()):
+            return name
+    return None

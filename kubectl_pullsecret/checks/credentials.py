@@ -96,8 +96,11 @@ def check_no_match(ctx: Context) -> Iterator[Finding]:
                                 f"No credential matches {ref.name}; the kubelet pulls it anonymously, and the probe "
                                 f"shows {ref.registry} allows that (a public repository).{_empty_matches(res)}")
             continue
+        provider = keyring.credential_provider(ref.registry)
         if outcome == "auth-required":
             severity, verdict = Severity.ERROR, f"and {ref.registry} refuses anonymous pulls of it (probe)"
+            if provider:
+                severity = Severity.WARNING
         elif outcome is None or outcome == "skipped":
             severity = Severity.WARNING
             verdict = ("which works only if the repository is public (not checked: "
@@ -107,6 +110,9 @@ def check_no_match(ctx: Context) -> Iterator[Finding]:
             verdict = f"which works only if the repository is public (the probe could not tell: {outcome})"
         msg = (f"No credential matches {ref.name}: the kubelet pulls it anonymously, {verdict}.{_empty_matches(res)} "
                f"Searched: {_searched(ctx, res)}.")
+        if provider:
+            msg += (f" On nodes running the kubelet credential provider {provider}, the kubelet gets a "
+                    f"{ref.registry} credential from it instead, which no object shows.")
         s = res.subject
         if ctx.openshift and ref.registry in ctx.internal_registries:
             # The internal registry's credential is the SA's <sa>-dockercfg-* secret, never a hand-made one.

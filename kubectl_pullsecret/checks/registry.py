@@ -146,8 +146,15 @@ def check_auth_required(ctx: Context) -> Iterator[Finding]:
         msg = (f"No credential the kubelet would send matches {ref.name}, so it pulls anonymously, and "
                f"{ref.registry} refuses that: {probe.detail}. Create a pull secret for {ref.registry} and make "
                f"the pod use it (link it to service account {res.subject.sa_name}).")
+        severity = Severity.ERROR
+        provider = keyring.credential_provider(ref.registry)
+        if provider:
+            # The kubelet may get a credential from its plugin, which no object shows.
+            severity = Severity.WARNING
+            msg += (f" Unless the nodes run the kubelet credential provider {provider}, which supplies "
+                    f"{ref.registry} credentials itself (then check the node role's pull permission instead).")
         fix = credential_fix(ctx.snapshot, res.subject, new_secret_name(ref), ref.registry, None)
-        yield for_container("registry-auth-required", Severity.ERROR, res, msg, fix)
+        yield for_container("registry-auth-required", severity, res, msg, fix)
 
 
 def check_image_not_found(ctx: Context) -> Iterator[Finding]:
