@@ -476,7 +476,8 @@ class Client:
                         url)
 
     def send(self, method: str, url: str, headers: Mapping[str, str] | None = None,
-             data: Mapping[str, str] | None = None, authorization: str | None = None) -> Response:
+             data: Mapping[str, str] | None = None, authorization: str | None = None,
+             http_auth_ok: bool = False) -> Response:
         """One logical request, redirects followed by hand: `Authorization` goes only to
         the host it was meant for (dropped on a cross-host redirect), and never over
         plain http to a host not declared insecure."""
@@ -485,7 +486,7 @@ class Client:
             hdrs = dict(headers or {})
             scheme = urllib.parse.urlsplit(url).scheme
             withheld = None
-            if authorization and _host_of(url) == origin and (scheme == "https" or self.insecure(origin)):
+            if authorization and _host_of(url) == origin and (scheme == "https" or self.insecure(origin) or http_auth_ok):
                 hdrs["Authorization"] = authorization
             elif authorization:
                 withheld = _host_of(url)
@@ -568,10 +569,11 @@ class Client:
             raise _Fail("not-a-registry", f"{registry} sent a Bearer challenge with no usable realm "
                                           f"({_one_line(realm, 80) or 'empty'})")
         realm_host = parts.netloc.lower()
-        # Only a realm host declared insecure itself gets credentials over http (send()
-        # applies the same rule: the two must agree, or a 401 for a credential never
-        # sent would read as "rejected").
-        if parts.scheme == "http" and not login.anonymous and not self.insecure(realm_host):
+        # Credentials go over plain http only to a realm whose host, or whose registry, is
+        # declared insecure; send() is told the same, so the two agree (otherwise a 401 to
+        # a request that carried no credential would read as "rejected").
+        http_ok = self.insecure(realm_host) or self.insecure(registry)
+        if parts.scheme == "http" and not login.anonymous and not http_ok:
             raise _Fail("tls-error", f"the token realm {_one_line(realm, 100)} is plain http: credentials not sent "
                                      f"(declare --insecure-registry {realm_host} if that is intended)")
         params: dict[str, str] = {}
@@ -587,7 +589,7 @@ class Client:
         else:
             sep = "&" if parts.query else "?"
             url = realm + (sep + urllib.parse.urlencode(params) if params else "")
-            resp = self.send("GET", url, authorization=None if login.anonymous else _basic(login))
+            resp = self.send("GET", url, authorization=None if login.anonymous else _basic(login), http_auth_ok=http_ok)
         code, message = _errors(resp.body)
         said = f": {message}" if message else ""
         if resp.status in (401, 403):

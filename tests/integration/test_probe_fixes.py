@@ -19,18 +19,33 @@ def preflight(pki: Pki, tmp_path: Path, host: str, password: str = ALICE[1], *ex
                   "-o", "json", *extra)
 
 
-def test_plain_http_realm_of_an_insecure_registry_is_not_a_rejection(pki: Pki, tmp_path: Path,
+def test_plain_http_realm_follows_the_registrys_insecure_declaration(pki: Pki, tmp_path: Path,
                                                                       fake_registry: FakeRegistryFactory) -> None:
-    """Only the registry is declared insecure, not its plain-http realm host: the
-    credential is not sent, and that is said, rather than "rejected" for a 401 to a
-    request that carried none."""
-    token_server = fake_registry(lambda req: Response.json(401, {"details": "no credentials"}), host="127.0.0.3",
-                                 tls="none")
-    fake = fake_registry(Response(401, [API, bearer_challenge(f"{token_server.url}/token", "svc")]))
-    run = preflight(pki, tmp_path, fake.address, ALICE[1], "--insecure-registry", fake.address)
-    p = run.probe()
+    """The registry is declared insecure, its realm is plain http on another host: the
+    credential is sent there (the declaration covers the registry's auth flow), and the
+    realm's answer is what is reported. Undeclared, nothing is sent."""
+    def tokens(req: Request) -> Response:
+        if req.header("Authorization") == "Basic " + auth(*ALICE)["auth"]:
+            return Response.json(200, {"token": "http-realm-token-1"})
+        return Response.json(401, {"details": "bad credentials"})
+
+    token_server = fake_registry(tokens, host="127.0.0.3", tls="none")
+
+    def handler(req: Request) -> Response:
+        if req.path == "/v2/":
+            return Response(401, [API, bearer_challenge(f"{token_server.url}/token", "svc")])
+        return MANIFEST_OK if req.header("Authorization") == "Bearer http-realm-token-1" else registry_error(
+            401, "UNAUTHORIZED", "no")
+
+    fake = fake_registry(handler)
+    p = preflight(pki, tmp_path, fake.address).probe()
     assert p["outcome"] == "tls-error" and "not sent" in p["detail"], p
     assert token_server.requests == []
+    p = preflight(pki, tmp_path, fake.address, ALICE[1], "--insecure-registry", fake.address).probe()
+    assert p["outcome"] == "ok", p
+    p = preflight(pki, tmp_path, fake.address, "wrong", "--insecure-registry", fake.address).probe()
+    assert p["outcome"] == "credential-rejected" and "bad credentials" in p["detail"], p
+    assert all(r.header("Authorization") for r in token_server.requests)
 
 
 def _open_v2_private_repo(token_url: str | None) -> object:
