@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from kubectl_pullsecret.dockerconfig import DockerConfig, Entry
+from kubectl_pullsecret.reference import strip_port
 
 DEFAULT_REGISTRY_HOST = "index.docker.io"
 
@@ -326,8 +327,8 @@ def _cimage_result(entry: Entry, candidates: tuple[Entry, ...] = ()) -> CimageRe
 
 def credential_provider(registry: str) -> str | None:
     """The kubelet credential-provider plugin that usually serves this registry, if any."""
-    host = registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
+    host = strip_port(registry).lower()
     for pattern, name in CREDENTIAL_PROVIDERS:
-        if pattern.match(host.lower()):
+        if pattern.match(host):
             return name
     return None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from kubectl_pullsecret.probe_model import Attempt, ChainSpec, ImageProbe, Login, LoginSpec, Result
-from kubectl_pullsecret.registry import Client, Settings, _Memo
+from kubectl_pullsecret.registry import Client, Memo, Settings
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +30,13 @@ class Prober:
     settings: Settings
     pool_size: int = POOL_SIZE
     client: Client = field(init=False)
-    _attempts: _Memo = field(default_factory=_Memo)
+    _attempts: Memo = field(default_factory=Memo)
 
     def __post_init__(self) -> None:
         self.client = Client(self.settings)
 
     def _attempt(self, spec: ChainSpec, login: Login) -> Result:
-        key = (spec.registry, spec.repository, spec.ref, login.identity())
+        key = (spec.registry, spec.repository, spec.ref, login)
         result: Result = self._attempts.get(
             key, lambda: self.client.probe_image(spec.registry, spec.repository, spec.ref, login))
         return result
@@ -48,8 +48,7 @@ class Prober:
             attempts.append(Attempt(index, result))
             if result.outcome == "ok":
                 break
-        last = attempts[-1]
-        return ImageProbe(last.result.outcome, spec.registry, last.result.detail, last.credential, tuple(attempts))
+        return ImageProbe(tuple(attempts))
 
     def _budget(self, longest: int, count: int) -> float:
         # Every request is bounded by the timeout; this guard only catches what no socket
@@ -65,9 +64,9 @@ class Prober:
         results = _run_pool(tasks, self.pool_size, self._budget(longest, len(unique)))
         out: dict[ChainSpec, ImageProbe] = {}
         for spec, result in zip(unique, results, strict=True):
-            out[spec] = result if result is not None else ImageProbe(
+            out[spec] = result if result is not None else ImageProbe((Attempt(None, Result(
                 "unreachable", spec.registry, f"no answer from {spec.registry} within the probe budget (DNS or "
-                "connection stuck)")
+                "connection stuck)")),))
         return out
 
     def probe_logins(self, specs: Iterable[LoginSpec]) -> dict[LoginSpec, Result]:

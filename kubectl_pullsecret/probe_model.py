@@ -16,6 +16,7 @@ from typing import Any
 
 from kubectl_pullsecret import keyring, redact
 from kubectl_pullsecret.dockerconfig import Entry
+from kubectl_pullsecret.reference import strip_port
 from kubectl_pullsecret.resolve import Resolution
 
 OUTCOMES = ("ok", "credential-rejected", "access-denied", "manifest-unknown", "auth-required", "unreachable",
@@ -42,9 +43,6 @@ class Login:
     def uses_identitytoken(self) -> bool:
         return bool(self.identitytoken) and not (self.username or self.password)
 
-    def identity(self) -> tuple[str, str, str]:
-        return (self.username, self.password, self.identitytoken)
-
 
 @dataclass(frozen=True)
 class Result:
@@ -57,11 +55,9 @@ class Result:
     realm: str | None = None  # the Bearer realm URL, when there is one
     http_status: int | None = None
     digest: str | None = None
-    error_code: str | None = None  # the registry's error code (MANIFEST_UNKNOWN, DENIED, ...)
     stage: str = "ping"  # ping | token | manifest | login
     rate_limit: Mapping[str, Any] | None = None
     elapsed_ms: int = 0
-    requests: int = 0  # HTTP requests this probe made (cached steps not counted)
 
 
 def api_host(registry: str) -> str:
@@ -71,7 +67,7 @@ def api_host(registry: str) -> str:
 
 def cluster_internal(host: str) -> bool:
     """A Service address (`*.svc`, `*.svc.cluster.local`): only the nodes can reach it."""
-    name = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
+    name = strip_port(host).lower()
     return name.endswith(".svc") or name.endswith(".cluster.local")
 
 
@@ -93,29 +89,44 @@ class Attempt:
 
 @dataclass(frozen=True)
 class ImageProbe:
-    """The probe of one image with its credential chain: the last attempt decides,
-    unless an earlier one succeeded (the kubelet stops at the first success)."""
+    """The probe of one image with its credential chain, attempt by attempt: the last
+    attempt decides (the chain stops at the first success, as the kubelet does). A probe
+    not made is one attempt without a credential, outcome `skipped` (or `unreachable`
+    when the probe budget ran out)."""
 
-    outcome: str
-    registry: str
-    detail: str
-    credential: int | None = None
-    attempts: tuple[Attempt, ...] = ()
+    attempts: tuple[Attempt, ...]  # at least one
     vantage: str = "local"
 
     @property
-    def final(self) -> Result | None:
-        return self.attempts[-1].result if self.attempts else None
+    def final(self) -> Result:
+        return self.attempts[-1].result
+
+    @property
+    def outcome(self) -> str:
+        return self.final.outcome
+
+    @property
+    def registry(self) -> str:
+        return self.final.registry
+
+    @property
+    def detail(self) -> str:
+        return self.final.detail
+
+    @property
+    def credential(self) -> int | None:
+        """The index of the credential tried last (None: anonymous)."""
+        return self.attempts[-1].credential
 
     def to_dict(self) -> dict[str, Any]:
         final = self.final
         out: dict[str, Any] = {
             "outcome": self.outcome,
             "registry": self.registry,
-            "authServer": final.auth_server if final else None,
+            "authServer": final.auth_server,
             "credential": self.credential,
-            "httpStatus": final.http_status if final else None,
-            "digest": final.digest if final else None,
+            "httpStatus": final.http_status,
+            "digest": final.digest,
             "elapsedMs": sum(a.result.elapsed_ms for a in self.attempts),
             "vantage": self.vantage,
             "detail": self.detail,
@@ -130,7 +141,7 @@ class ImageProbe:
 
 
 def skipped(registry: str, why: str) -> ImageProbe:
-    return ImageProbe("skipped", registry, why)
+    return ImageProbe((Attempt(None, Result("skipped", registry, why)),))
 
 
 def plan_image(res: Resolution) -> ChainSpec | ImageProbe | None:
@@ -149,23 +160,16 @@ def plan_image(res: Resolution) -> ChainSpec | ImageProbe | None:
     if cluster_internal(ref.registry):
         return skipped(ref.registry, f"{ref.registry} is a cluster-internal service address, reachable only from "
                                      "the cluster's nodes and pods")
-    logins: list[tuple[int | None, Login]] = []
+    # Login -> the index of its first credential; identical logins tried again give the
+    # same answer, so each is probed once. No username/password: the kubelet sends an
+    # empty login (anonymous).
+    logins: dict[Login, int | None] = {}
     for i, cred in enumerate(res.credentials):
-        if cred.entry.has_credentials:
-            redact.register(cred.entry.password)
-            logins.append((i, Login(cred.entry.username, cred.entry.password)))
-        else:
-            logins.append((None, Login()))  # the kubelet sends an empty login: anonymous
-    if not logins:
-        logins.append((None, Login()))
-    # Identical logins tried twice give the same answer: keep the first of each.
-    seen: set[tuple[str, str, str]] = set()
-    unique = []
-    for index, login in logins:
-        if login.identity() not in seen:
-            seen.add(login.identity())
-            unique.append((index, login))
-    return ChainSpec(ref.registry, ref.repository, ref.digest or ref.tag or "latest", tuple(unique))
+        redact.register(cred.entry.password)
+        login = Login(cred.entry.username, cred.entry.password) if cred.entry.has_credentials else Login()
+        logins.setdefault(login, None if login.anonymous else i)
+    chain = tuple((index, login) for login, index in logins.items()) or ((None, Login()),)
+    return ChainSpec(ref.registry, ref.repository, ref.digest or ref.tag or "latest", chain)
 
 
 @dataclass(frozen=True)

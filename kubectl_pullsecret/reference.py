@@ -145,6 +145,14 @@ class InvalidReference(ValueError):
         self.reference = reference
 
 
+def strip_port(registry: str) -> str:
+    """``host[:port]`` without its ``:port``; IPv6 literals keep their brackets."""
+    if registry.startswith("["):
+        end = registry.find("]")
+        return registry if end < 0 else registry[: end + 1]
+    return registry.partition(":")[0]
+
+
 @dataclass(frozen=True)
 class Reference:
     """A parsed, normalised image reference.
@@ -175,11 +183,7 @@ class Reference:
     @property
     def host(self) -> str:
         """The registry without its ``:port``; IPv6 literals keep their brackets."""
-        registry = self.registry
-        if registry.startswith("["):
-            end = registry.find("]")
-            return registry if end < 0 else registry[: end + 1]
-        return registry.partition(":")[0]
+        return strip_port(self.registry)
 
     @property
     def is_docker_hub(self) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -42,6 +43,7 @@ from kubectl_pullsecret import redact
 from kubectl_pullsecret.challenges import Challenge, parse_challenges, preferred
 from kubectl_pullsecret.probe_model import Login, Result, api_host
 from kubectl_pullsecret.redact import scrub as _scrub_at_capture
+from kubectl_pullsecret.reference import strip_port
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +71,10 @@ class Settings:
 class _Fail(Exception):
     """A classified failure inside the flow; becomes a Result."""
 
-    def __init__(self, outcome: str, detail: str, status: int | None = None, code: str | None = None,
+    def __init__(self, outcome: str, detail: str, status: int | None = None,
                  rate_limit: Mapping[str, Any] | None = None) -> None:
         super().__init__(detail)
-        self.outcome, self.detail, self.status, self.code, self.rate_limit = outcome, detail, status, code, rate_limit
+        self.outcome, self.detail, self.status, self.rate_limit = outcome, detail, status, rate_limit
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,6 @@ class Response:
     headers: Mapping[str, str]  # case-insensitive, repeated headers joined (requests)
     header_lines: Mapping[str, tuple[str, ...]]  # lower-cased name -> every raw line
     body: bytes  # at most body_cap bytes
-    url: str
     auth_withheld_by: str | None = None  # the host a redirect led to, when Authorization was not sent there
 
 
@@ -162,20 +163,11 @@ def _host_of(url: str) -> str:
 
 
 def _is_ip(hostname: str) -> bool:
-    import ipaddress
-
     try:
         ipaddress.ip_address(hostname.strip("[]"))
     except ValueError:
         return False
     return True
-
-
-def _hostname(netloc: str) -> str:
-    """host without port; IPv6 brackets kept."""
-    if netloc.startswith("["):
-        return netloc.split("]", 1)[0] + "]"
-    return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
 
 
 def _network_failure(exc: Exception, url: str, timeout: float) -> _Fail:
@@ -203,7 +195,7 @@ def _network_failure(exc: Exception, url: str, timeout: float) -> _Fail:
     if isinstance(exc, requests.exceptions.ConnectionError):
         if "Name or service not known" in text or "nodename nor servname" in text or "NameResolutionError" in text \
                 or "Temporary failure in name resolution" in text or "No address associated" in text:
-            return _Fail("unreachable", f"cannot resolve {_hostname(host)} (DNS)")
+            return _Fail("unreachable", f"cannot resolve {strip_port(host)} (DNS)")
         if "Connection refused" in text:
             return _Fail("unreachable", f"connection to {host} refused")
         if "Connection reset" in text or "RemoteDisconnected" in text or "BadStatusLine" in text:
@@ -280,7 +272,7 @@ def _basic(login: Login) -> str:
 
 
 @dataclass
-class _Memo:
+class Memo:
     """Compute-once cells shared by the probe threads: the first caller computes,
     the others wait for its value (no thread waits on a queued task, so no deadlock)."""
 
@@ -313,8 +305,7 @@ class _Memo:
 @dataclass(frozen=True)
 class _Ping:
     base: str  # scheme://host
-    open: bool
-    challenge: Challenge | None
+    challenge: Challenge | None  # None (and no fail): open, or no challenge to follow
     fail: _Fail | None = None
 
 
@@ -324,9 +315,9 @@ class Client:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._local = threading.local()
-        self._pings = _Memo()
-        self._tokens = _Memo()
-        self._dns = _Memo()
+        self._pings = Memo()
+        self._tokens = Memo()
+        self._dns = Memo()
         self._count_lock = threading.Lock()
         self.request_count = 0  # every HTTP request of the run (redirect hops included)
         self._contexts: dict[bool, ssl.SSLContext] = {}
@@ -369,7 +360,7 @@ class Client:
     # -- plumbing ------------------------------------------------------------------
 
     def insecure(self, host: str) -> bool:
-        return host in self.settings.insecure or _hostname(host) in self.settings.insecure
+        return host in self.settings.insecure or strip_port(host) in self.settings.insecure
 
     def _session(self, insecure: bool) -> requests.Session:
         name = "insecure" if insecure else "secure"
@@ -434,7 +425,6 @@ class Client:
         started = time.perf_counter()
         with self._count_lock:
             self.request_count += 1
-        self._local.count = getattr(self._local, "count", 0) + 1
         timer.start()
         try:
             with warnings.catch_warnings():
@@ -472,8 +462,7 @@ class Client:
             raise _timed_out(host, url, timeout, answered=True)
         elapsed = (time.perf_counter() - started) * 1000
         log.debug("HTTP %s %s -> %d (%.0f ms)", method, url.split("?", 1)[0], resp.status_code, elapsed)
-        return Response(resp.status_code, resp.headers, {k: tuple(v) for k, v in lines.items()}, bytes(body),
-                        url)
+        return Response(resp.status_code, resp.headers, {k: tuple(v) for k, v in lines.items()}, bytes(body))
 
     def send(self, method: str, url: str, headers: Mapping[str, str] | None = None,
              data: Mapping[str, str] | None = None, authorization: str | None = None,
@@ -522,44 +511,42 @@ class Client:
                 continue
             return self._read_ping(base, resp)
         assert last is not None
-        return _Ping(f"{schemes[0]}://{host}", False, None, last)
+        return _Ping(f"{schemes[0]}://{host}", None, last)
 
     def _read_ping(self, base: str, resp: Response) -> _Ping:
         host = _host_of(base)
         if resp.status == 401:
-            lines = resp.header_lines.get("www-authenticate") or (
-                (resp.headers["www-authenticate"],) if "www-authenticate" in resp.headers else ())
-            challenge = preferred(parse_challenges(lines))
+            challenge = _challenge_of(resp)
             if challenge is None:
-                return _Ping(base, False, None, _Fail(
+                return _Ping(base, None, _Fail(
                     "not-a-registry", f"{host} answered /v2/ with 401 but no Basic or Bearer challenge", 401))
-            return _Ping(base, False, challenge)
+            return _Ping(base, challenge)
         if resp.status == 429:
-            return _Ping(base, False, None, _Fail("rate-limited", f"{host} is rate-limiting requests (HTTP 429)", 429,
+            return _Ping(base, None, _Fail("rate-limited", f"{host} is rate-limiting requests (HTTP 429)", 429,
                                                   rate_limit=_rate_limit(resp.headers)))
         if resp.status == 404:
-            return _Ping(base, False, None, _Fail("not-a-registry", f"{host} has no registry API (/v2/ answered 404)",
+            return _Ping(base, None, _Fail("not-a-registry", f"{host} has no registry API (/v2/ answered 404)",
                                                   404))
         if resp.status >= 500:
-            return _Ping(base, False, None, _Fail("unreachable", f"{host} answered /v2/ with a server error "
+            return _Ping(base, None, _Fail("unreachable", f"{host} answered /v2/ with a server error "
                                                   f"(HTTP {resp.status})", resp.status))
         if 200 <= resp.status < 300:
             api = resp.headers.get("docker-distribution-api-version", "")
             if not api.startswith("registry/2") and not _json_object(resp.body):
                 kind = resp.headers.get("content-type", "no content type").split(";")[0]
-                return _Ping(base, False, None, _Fail(
+                return _Ping(base, None, _Fail(
                     "not-a-registry", f"{host} answered /v2/ with HTTP {resp.status} ({_one_line(kind, 40)}), "
                     "not the registry API", resp.status))
-            return _Ping(base, True, None)
+            return _Ping(base, None)
         # Other 4xx: no challenge to follow; the manifest request decides (containerd
         # does not ping at all).
-        return _Ping(base, True, None)
+        return _Ping(base, None)
 
     def token(self, registry: str, challenge: Challenge, login: Login, scope: str | None) -> tuple[str, str]:
         """(token, realm host). Cached per (realm, service, scope, credential) for the run."""
         realm = challenge.params.get("realm", "")
         service = challenge.params.get("service")
-        key = (realm, service, scope, login.identity())
+        key = (realm, service, scope, login)
         result: tuple[str, str] = self._tokens.get(key, lambda: self._token(registry, realm, service, login, scope))
         return result
 
@@ -595,27 +582,27 @@ class Client:
         if resp.status in (401, 403):
             if login.anonymous:
                 raise _Fail("auth-required", f"the token server {realm_host} refused an anonymous token "
-                                             f"(HTTP {resp.status}){said}", resp.status, code)
+                                             f"(HTTP {resp.status}){said}", resp.status)
             what = "identity token" if login.uses_identitytoken else "username/password"
             if resp.auth_withheld_by:
                 raise _Fail("credential-rejected", f"the token realm {realm_host} redirected to "
                             f"{resp.auth_withheld_by}, which refused the request (HTTP {resp.status}){said}: the "
                             f"{what} is not forwarded to another host (nor does the runtime forward it)",
-                            resp.status, code)
+                            resp.status)
             raise _Fail("credential-rejected", f"the token server {realm_host} rejected the {what} "
-                                               f"(HTTP {resp.status}){said}", resp.status, code)
+                                               f"(HTTP {resp.status}){said}", resp.status)
         if resp.status == 400 and login.uses_identitytoken:
             raise _Fail("credential-rejected", f"the token server {realm_host} rejected the identity token "
-                                               f"(HTTP 400){said}", resp.status, code)
+                                               f"(HTTP 400){said}", resp.status)
         if resp.status == 429:
-            raise _Fail("rate-limited", f"the token server {realm_host} is rate-limiting (HTTP 429)", 429, code,
-                        _rate_limit(resp.headers))
+            raise _Fail("rate-limited", f"the token server {realm_host} is rate-limiting (HTTP 429)", 429,
+                        rate_limit=_rate_limit(resp.headers))
         if resp.status >= 500:
             raise _Fail("unreachable", f"the token server {realm_host} failed (HTTP {resp.status}){said}",
-                        resp.status, code)
+                        resp.status)
         if resp.status != 200:
             raise _Fail("not-a-registry", f"the token realm {realm_host} answered HTTP {resp.status}{said}",
-                        resp.status, code)
+                        resp.status)
         try:
             doc = json.loads(resp.body.decode("utf-8", "replace"))
         except ValueError:
@@ -642,24 +629,23 @@ class Client:
             resp = self.send("GET", url, headers=headers, authorization=authorization)
         return resp
 
-    def thread_requests(self) -> int:
-        """Requests made by the calling thread (a probe runs on one thread)."""
-        return int(getattr(self._local, "count", 0))
-
     # -- probes ---------------------------------------------------------------------
 
     def probe_image(self, registry: str, repository: str, ref: str, login: Login) -> Result:
         """The pull of one image with one credential, up to the manifest."""
+        return self._run(registry, lambda host, state: self._probe_image(registry, host, repository, ref, login, state))
+
+    def _run(self, registry: str, flow: Callable[[str, dict[str, Any]], Result]) -> Result:
+        """Run one flow against the registry's API host: its Result, or its classified
+        failure with how far it got (stage, auth server, realm); timed."""
         started = time.perf_counter()
-        before = self.thread_requests()
-        host = api_host(registry)
         state: dict[str, Any] = {"stage": "ping", "auth_server": None, "realm": None}
         try:
-            result = self._probe_image(registry, host, repository, ref, login, state)
+            result = flow(api_host(registry), state)
         except _Fail as fail:
             result = Result(fail.outcome, registry, fail.detail, state["auth_server"], state["realm"], fail.status,
-                            None, fail.code, state["stage"], fail.rate_limit)
-        return _timed(result, started, self.thread_requests() - before)
+                            None, state["stage"], fail.rate_limit)
+        return replace(result, elapsed_ms=int((time.perf_counter() - started) * 1000))
 
     def _authorize(self, registry: str, base: str, challenge: Challenge | None, login: Login, scope: str | None,
                    state: dict[str, Any]) -> str | None:
@@ -683,16 +669,14 @@ class Client:
         if ping.fail is not None:
             raise ping.fail
         scope = f"repository:{repository}:pull"
-        challenge = None if ping.open else ping.challenge
+        challenge = ping.challenge
         authorization = self._authorize(registry, ping.base, challenge, login, scope, state)
         state["stage"] = "manifest"
         resp = self.manifest(ping.base, repository, ref, authorization)
         if resp.status == 401 and challenge is None:
             # /v2/ was open but this repository is not: follow the manifest's own
             # challenge, as containerd does (it never pings).
-            lines = resp.header_lines.get("www-authenticate") or (
-                (resp.headers["www-authenticate"],) if "www-authenticate" in resp.headers else ())
-            challenge = preferred(parse_challenges(lines))
+            challenge = _challenge_of(resp)
             authorization = self._authorize(registry, ping.base, challenge, login, scope, state)
             state["stage"] = "manifest"
             if authorization is not None:
@@ -702,29 +686,28 @@ class Client:
         st = _status(resp.status, code, message)
         name = f"{registry}/{repository}{'@' if ref.startswith('sha256:') else ':'}{ref}"
         basic = challenge is not None and challenge.scheme == "basic"
-        args = (registry, )
         common = {"auth_server": state["auth_server"], "realm": state["realm"], "http_status": resp.status,
-                  "error_code": code, "stage": "manifest", "rate_limit": limits}
+                  "stage": "manifest", "rate_limit": limits}
         if resp.status == 200:
             digest = resp.headers.get("docker-content-digest")
             if ref.startswith("sha256:") and digest and digest != ref:
-                return Result("manifest-unknown", *args, f"{name}: the registry returned a different digest ({digest})",
+                return Result("manifest-unknown", registry, f"{name}: the registry returned a different digest ({digest})",
                               digest=digest, **common)
             how = "anonymously" if authorization is None else "with the credential"
-            return Result("ok", *args, f"manifest of {name} found {how}", digest=digest, **common)
+            return Result("ok", registry, f"manifest of {name} found {how}", digest=digest, **common)
         if resp.status == 429:
-            return Result("rate-limited", *args, f"{registry} is rate-limiting pulls ({st})", **common)
+            return Result("rate-limited", registry, f"{registry} is rate-limiting pulls ({st})", **common)
         if resp.status in (401, 403):
             if login.anonymous:
-                return Result("auth-required", *args, f"{registry} refused anonymous access to {repository} "
+                return Result("auth-required", registry, f"{registry} refused anonymous access to {repository} "
                                                       f"({st})", **common)
             if authorization is None:
-                return Result("auth-required", *args, f"{registry} refused {repository} ({st}) without a Basic or "
+                return Result("auth-required", registry, f"{registry} refused {repository} ({st}) without a Basic or "
                                                       "Bearer challenge to log in with", **common)
             if basic and resp.status == 401 and code not in ("DENIED",):
-                return Result("credential-rejected", *args, f"{registry} rejected the username/password "
+                return Result("credential-rejected", registry, f"{registry} rejected the username/password "
                                                             f"({st})", **common)
-            return Result("access-denied", *args,
+            return Result("access-denied", registry,
                           f"{registry} refused {repository} to the logged-in account ({st})",
                           **common)
         if resp.status == 404:
@@ -732,31 +715,22 @@ class Client:
                 what = f"repository {repository} does not exist on {registry}"
             else:
                 what = f"{'digest' if ref.startswith('sha256:') else 'tag'} {ref} does not exist in {registry}/{repository}"
-            return Result("manifest-unknown", *args, f"{what} ({st})", **common)
+            return Result("manifest-unknown", registry, f"{what} ({st})", **common)
         if resp.status >= 500:
-            return Result("unreachable", *args, f"{registry} failed the manifest request ({st})",
+            return Result("unreachable", registry, f"{registry} failed the manifest request ({st})",
                           **common)
-        return Result("not-a-registry", *args, f"{registry} answered a manifest request with {st}",
+        return Result("not-a-registry", registry, f"{registry} answered a manifest request with {st}",
                       **common)
 
     def probe_login(self, registry: str, login: Login) -> Result:
         """A `docker login`: the credential alone, no image (secret/NAME targets)."""
-        started = time.perf_counter()
-        before = self.thread_requests()
-        host = api_host(registry)
-        state: dict[str, Any] = {"stage": "ping", "auth_server": None, "realm": None}
-        try:
-            result = self._probe_login(registry, host, login, state)
-        except _Fail as fail:
-            result = Result(fail.outcome, registry, fail.detail, state["auth_server"], state["realm"], fail.status,
-                            None, fail.code, state["stage"], fail.rate_limit)
-        return _timed(result, started, self.thread_requests() - before)
+        return self._run(registry, lambda host, state: self._probe_login(registry, host, login, state))
 
     def _probe_login(self, registry: str, host: str, login: Login, state: dict[str, Any]) -> Result:
         ping = self.ping(host)
         if ping.fail is not None:
             raise ping.fail
-        if ping.open or ping.challenge is None:
+        if ping.challenge is None:
             return Result("ok", registry, f"{registry} needs no login (anonymous access to /v2/): the credential was "
                           "not checked", stage="login", http_status=200)
         if ping.challenge.scheme == "bearer":
@@ -776,8 +750,7 @@ class Client:
                           http_status=resp.status, stage="login")
         if resp.status in (401, 403):
             return Result("credential-rejected", registry, f"{registry} rejected the username/password "
-                          f"({st})", state["auth_server"], http_status=resp.status,
-                          error_code=code, stage="login")
+                          f"({st})", state["auth_server"], http_status=resp.status, stage="login")
         if resp.status == 429:
             return Result("rate-limited", registry, f"{registry} is rate-limiting (HTTP 429)", state["auth_server"],
                           http_status=429, stage="login", rate_limit=_rate_limit(resp.headers))
@@ -785,12 +758,15 @@ class Client:
                       state["auth_server"], http_status=resp.status, stage="login")
 
 
+def _challenge_of(resp: Response) -> Challenge | None:
+    """The challenge the runtime answers: from every WWW-Authenticate line as sent."""
+    lines = resp.header_lines.get("www-authenticate") or (
+        (resp.headers["www-authenticate"],) if "www-authenticate" in resp.headers else ())
+    return preferred(parse_challenges(lines))
+
+
 def _json_object(body: bytes) -> bool:
     try:
         return isinstance(json.loads(body.decode("utf-8", "replace")), dict)
     except ValueError:
         return False
-
-
-def _timed(result: Result, started: float, requests_made: int) -> Result:
-    return replace(result, elapsed_ms=int((time.perf_counter() - started) * 1000), requests=requests_made)

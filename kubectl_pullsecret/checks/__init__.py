@@ -69,11 +69,8 @@ def _service_accounts(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:
 
 def _probed(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:
     """Containers whose image was probed, and secret targets with a probed entry."""
-    out = [(r.subject.ref, r.container.name or None) for r in ctx.resolutions
-           if (p := ctx.probe_of(r)) is not None and p.outcome != "skipped"]
-    out += [(registry.secret_ref(plan.source), None) for plan, result in ctx.logins
-            if result is not None and result.outcome != "skipped"]
-    return out
+    return ([(r.subject.ref, r.container.name or None) for r, _ in registry.probed(ctx)]
+            + [(registry.secret_ref(plan.source), None) for plan, _ in registry.probed_logins(ctx)])
 
 
 def _secrets(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:

@@ -51,9 +51,10 @@ _STATE_TEXT = {
 }
 
 
-def new_secret_name(ref: Reference) -> str:
-    host = re.sub(r"[^a-z0-9-]+", "-", ref.host.lower().strip("[]")).strip("-")
-    return f"{host or 'registry'}-pull"
+def new_secret_name(host: str) -> str:
+    """A pull secret name for a registry host (no port): quay.io -> quay-io-pull."""
+    name = re.sub(r"[^a-z0-9-]+", "-", host.lower().strip("[]")).strip("-")
+    return f"{name or 'registry'}-pull"
 
 
 def _anonymous(res: Resolution) -> bool:
@@ -97,16 +98,16 @@ def check_no_match(ctx: Context) -> Iterator[Finding]:
                                 f"shows {ref.registry} allows that (a public repository).{_empty_matches(res)}")
             continue
         provider = keyring.credential_provider(ref.registry)
+        # Warning unless the probe showed anonymous pulls refused (and no provider plugin
+        # may be supplying a credential): the repository may be public.
+        severity = Severity.ERROR if outcome == "auth-required" and not provider else Severity.WARNING
         if outcome == "auth-required":
-            severity, verdict = Severity.ERROR, f"and {ref.registry} refuses anonymous pulls of it (probe)"
-            if provider:
-                severity = Severity.WARNING
-        elif outcome is None or outcome == "skipped":
-            severity = Severity.WARNING
-            verdict = ("which works only if the repository is public (not checked: "
-                       + ("probes are off)" if not ctx.probe else f"not probed: {probe.detail if probe else ''})"))
+            verdict = f"and {ref.registry} refuses anonymous pulls of it (probe)"
+        elif probe is None:
+            verdict = "which works only if the repository is public (not checked: probes are off)"
+        elif outcome == "skipped":
+            verdict = f"which works only if the repository is public (not checked: not probed: {probe.detail})"
         else:
-            severity = Severity.WARNING
             verdict = f"which works only if the repository is public (the probe could not tell: {outcome})"
         msg = (f"No credential matches {ref.name}: the kubelet pulls it anonymously, {verdict}.{_empty_matches(res)} "
                f"Searched: {_searched(ctx, res)}.")
@@ -121,7 +122,7 @@ def check_no_match(ctx: Context) -> Iterator[Finding]:
                     "pod-overrides-sa-secrets.")
             fix = restart_fix(s) if s.created else None
         else:
-            fix = credential_fix(ctx.snapshot, s, new_secret_name(ref), ref.registry, None)
+            fix = credential_fix(ctx.snapshot, s, new_secret_name(ref.host), ref.registry, None)
         yield for_container("no-matching-credential", severity, res, msg, fix)
 
 
@@ -223,7 +224,7 @@ def check_key_mismatch(ctx: Context) -> Iterator[Finding]:
                        f"never matches it to {ref.name}: {why}. Key it as {better!r}.")
                 fix = None
                 if src.name.startswith("secret/"):
-                    fix = credential_fix(ctx.snapshot, res.subject, new_secret_name(ref), better,
+                    fix = credential_fix(ctx.snapshot, res.subject, new_secret_name(ref.host), better,
                                          entry.username or None)
                 yield for_container("credential-key-mismatch", Severity.WARNING, res, msg, fix)
 

@@ -8,8 +8,10 @@ from collections.abc import Iterator
 
 from kubectl_pullsecret import keyring
 from kubectl_pullsecret.checks.base import Context, credential_fix, for_container, ns_flag, q
+from kubectl_pullsecret.checks.credentials import new_secret_name
 from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
 from kubectl_pullsecret.probe_model import DOCKER_HUB_API, Attempt, ImageProbe, LoginPlan, Result
+from kubectl_pullsecret.reference import strip_port
 from kubectl_pullsecret.resolve import Resolution
 
 # Registries whose token realm is on another host by design, with the runtime's own
@@ -19,14 +21,16 @@ VANTAGE_NOTE = ("This was tried from this machine; the pull runs on the node, wh
                 "trust may differ (check from a node: `oc debug node/NODE -- chroot /host crictl pull IMAGE`).")
 
 
-def _probed(ctx: Context) -> Iterator[tuple[Resolution, ImageProbe]]:
+def probed(ctx: Context) -> Iterator[tuple[Resolution, ImageProbe]]:
+    """Containers whose image was probed (not skipped), with the probe."""
     for res in ctx.resolutions:
         probe = ctx.probe_of(res)
         if probe is not None and probe.outcome != "skipped":
             yield res, probe
 
 
-def _logins(ctx: Context) -> Iterator[tuple[LoginPlan, Result]]:
+def probed_logins(ctx: Context) -> Iterator[tuple[LoginPlan, Result]]:
+    """Entries of secret targets that were logged in with (not skipped), with the result."""
     for plan, result in ctx.logins:
         if result is not None and result.outcome != "skipped":
             yield plan, result
@@ -49,6 +53,16 @@ def _entry_text(plan: LoginPlan) -> str:
 def secret_ref(source: str) -> ObjectRef:
     _, ns, name = source.split("/", 2)
     return ObjectRef("Secret", ns, name)
+
+
+def _login_finding(check: str, severity: Severity, plan: LoginPlan, text: str, fix: Fix | None = None) -> Finding:
+    """A finding on a secret target, about one of its entries."""
+    return Finding(check, severity, secret_ref(plan.source), f"{_entry_text(plan)}{text}", fix=fix)
+
+
+def _failed_host(result: Result, fallback: str) -> str:
+    """Where a probe failed: the token realm's host when it failed at the token step."""
+    return result.auth_server if result.stage == "token" and result.auth_server else fallback
 
 
 def _attempts(probe: ImageProbe, outcome: str) -> list[Attempt]:
@@ -87,7 +101,7 @@ def update_credential_fix(ctx: Context, source: str, key: str, username: str) ->
 
 def check_credential_rejected(ctx: Context) -> Iterator[Finding]:
     """The registry or its token server refused the username/password."""
-    for res, probe in _probed(ctx):
+    for res, probe in probed(ctx):
         for a in _attempts(probe, "credential-rejected"):
             if a.credential is None:
                 continue
@@ -102,16 +116,16 @@ def check_credential_rejected(ctx: Context) -> Iterator[Finding]:
             msg = f"{describe(res, a.credential)} was rejected: {a.result.detail}.{tail}"
             yield for_container("registry-credential-rejected", severity, res, msg,
                                 update_credential_fix(ctx, c.source, c.entry.key, c.entry.username))
-    for plan, result in _logins(ctx):
+    for plan, result in probed_logins(ctx):
         if result.outcome == "credential-rejected":
-            yield Finding("registry-credential-rejected", Severity.ERROR, secret_ref(plan.source),
-                          f"{_entry_text(plan)} was rejected: {result.detail}. Every pull that uses it fails.",
-                          fix=update_credential_fix(ctx, plan.source, plan.entry.key, plan.entry.username))
+            yield _login_finding("registry-credential-rejected", Severity.ERROR, plan,
+                                 f" was rejected: {result.detail}. Every pull that uses it fails.",
+                                 update_credential_fix(ctx, plan.source, plan.entry.key, plan.entry.username))
 
 
 def check_access_denied(ctx: Context) -> Iterator[Finding]:
     """Logged in, but the registry refuses the repository (not authorised, or it does not exist)."""
-    for res, probe in _probed(ctx):
+    for res, probe in probed(ctx):
         for a in _attempts(probe, "access-denied"):
             ref = res.reference
             assert ref is not None
@@ -128,9 +142,7 @@ def check_access_denied(ctx: Context) -> Iterator[Finding]:
 
 def check_auth_required(ctx: Context) -> Iterator[Finding]:
     """No credential matched and the registry refuses anonymous pulls."""
-    from kubectl_pullsecret.checks.credentials import new_secret_name
-
-    for res, probe in _probed(ctx):
+    for res, probe in probed(ctx):
         if probe.outcome != "auth-required":
             continue
         ref = res.reference
@@ -153,13 +165,13 @@ def check_auth_required(ctx: Context) -> Iterator[Finding]:
             severity = Severity.WARNING
             msg += (f" Unless the nodes run the kubelet credential provider {provider}, which supplies "
                     f"{ref.registry} credentials itself (then check the node role's pull permission instead).")
-        fix = credential_fix(ctx.snapshot, res.subject, new_secret_name(ref), ref.registry, None)
+        fix = credential_fix(ctx.snapshot, res.subject, new_secret_name(ref.host), ref.registry, None)
         yield for_container("registry-auth-required", severity, res, msg, fix)
 
 
 def check_image_not_found(ctx: Context) -> Iterator[Finding]:
     """The repository is readable, but the tag or digest does not exist."""
-    for res, probe in _probed(ctx):
+    for res, probe in probed(ctx):
         if probe.outcome != "manifest-unknown":
             continue
         who = describe(res, probe.credential)
@@ -170,17 +182,15 @@ def check_image_not_found(ctx: Context) -> Iterator[Finding]:
 
 def check_unreachable(ctx: Context) -> Iterator[Finding]:
     """The registry (or its token server) could not be reached from this machine."""
-    for res, probe in _probed(ctx):
+    for res, probe in probed(ctx):
         if probe.outcome != "unreachable":
             continue
-        final = probe.final
-        where = "its token server" if final is not None and final.stage == "token" else probe.registry
+        where = "its token server" if probe.final.stage == "token" else probe.registry
         msg = f"{where} could not be reached: {probe.detail}. {VANTAGE_NOTE}"
         yield for_container("registry-unreachable", Severity.ERROR, res, msg)
-    for plan, result in _logins(ctx):
+    for plan, result in probed_logins(ctx):
         if result.outcome == "unreachable":
-            yield Finding("registry-unreachable", Severity.ERROR, secret_ref(plan.source),
-                          f"{_entry_text(plan)}: {result.detail}. {VANTAGE_NOTE}")
+            yield _login_finding("registry-unreachable", Severity.ERROR, plan, f": {result.detail}. {VANTAGE_NOTE}")
 
 
 def tls_fix(ctx: Context, host: str) -> Fix:
@@ -195,20 +205,17 @@ def tls_fix(ctx: Context, host: str) -> Fix:
 
 def check_tls(ctx: Context) -> Iterator[Finding]:
     """The registry's TLS certificate is not trusted (or it does not speak TLS)."""
-    for res, probe in _probed(ctx):
+    for res, probe in probed(ctx):
         if probe.outcome != "tls-error":
             continue
-        final = probe.final
-        host = (final.auth_server if final is not None and final.stage == "token" and final.auth_server
-                else probe.registry)
+        host = _failed_host(probe.final, probe.registry)
         msg = (f"{probe.detail}. Checked against this machine's CA bundle (plus --registry-ca-file); the node "
                "trusts what its runtime is configured with, which may differ.")
         yield for_container("registry-tls-untrusted", Severity.ERROR, res, msg, tls_fix(ctx, host))
-    for plan, result in _logins(ctx):
+    for plan, result in probed_logins(ctx):
         if result.outcome == "tls-error":
-            host = result.auth_server if result.stage == "token" and result.auth_server else plan.registry or ""
-            yield Finding("registry-tls-untrusted", Severity.ERROR, secret_ref(plan.source),
-                          f"{_entry_text(plan)}: {result.detail}.", fix=tls_fix(ctx, host))
+            yield _login_finding("registry-tls-untrusted", Severity.ERROR, plan, f": {result.detail}.",
+                                 tls_fix(ctx, _failed_host(result, plan.registry or "")))
 
 
 def _limit_text(result: Result) -> str:
@@ -223,7 +230,7 @@ def _limit_text(result: Result) -> str:
 
 def check_rate_limited(ctx: Context) -> Iterator[Finding]:
     """The registry answers 429, or says no pulls remain (ratelimit-remaining: 0)."""
-    for res, probe in _probed(ctx):
+    for res, probe in probed(ctx):
         hit = next((a.result for a in probe.attempts if a.result.outcome == "rate-limited"
                     or (a.result.rate_limit or {}).get("remaining") == 0), None)
         if hit is None:
@@ -234,16 +241,10 @@ def check_rate_limited(ctx: Context) -> Iterator[Finding]:
         if probe.registry == "docker.io" and probe.credential is None:
             msg += " Authenticated Docker Hub pulls get a higher limit: add a docker.io credential."
         yield for_container("registry-rate-limited", Severity.WARNING, res, msg)
-    for plan, result in _logins(ctx):
+    for plan, result in probed_logins(ctx):
         if result.outcome == "rate-limited":
-            yield Finding("registry-rate-limited", Severity.WARNING, secret_ref(plan.source),
-                          f"{_entry_text(plan)}: {result.detail}{_limit_text(result)}.")
-
-
-def _hostname(netloc: str) -> str:
-    if netloc.startswith("["):
-        return netloc.split("]", 1)[0] + "]"
-    return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
+            yield _login_finding("registry-rate-limited", Severity.WARNING, plan,
+                                 f": {result.detail}{_limit_text(result)}.")
 
 
 def delegated_host(registry: str, result: Result | None) -> str | None:
@@ -251,7 +252,7 @@ def delegated_host(registry: str, result: Result | None) -> str | None:
     if result is None or not result.realm or not result.auth_server:
         return None
     auth = result.auth_server
-    if _hostname(auth) == _hostname(registry) or KNOWN_REALMS.get(registry) == _hostname(auth):
+    if strip_port(auth) == strip_port(registry) or KNOWN_REALMS.get(registry) == strip_port(auth):
         return None
     return auth
 
@@ -262,11 +263,10 @@ def _has_entry_for(sources: list[keyring.Source], host: str) -> bool:
 
 def check_delegated_auth(ctx: Context) -> Iterator[Finding]:
     """The token realm is on another host, and the credentials hold no entry for it."""
-    for res, probe in _probed(ctx):
+    for res, probe in probed(ctx):
         if probe.credential is None and not any(a.credential is not None for a in probe.attempts):
             continue  # anonymous: nothing to pair
-        auth = next((delegated_host(probe.registry, a.result) for a in probe.attempts
-                     if delegated_host(probe.registry, a.result)), None)
+        auth = next(filter(None, (delegated_host(probe.registry, a.result) for a in probe.attempts)), None)
         if auth is None or _has_entry_for(list(res.pod_sources) + list(ctx.node.sources), auth):
             continue
         failed = probe.outcome != "ok" and any(a.result.stage == "token" for a in probe.attempts)
@@ -276,9 +276,9 @@ def check_delegated_auth(ctx: Context) -> Iterator[Finding]:
         if failed:
             msg += f" The token exchange with {auth} failed: {probe.detail}."
         user = res.credentials[probe.credential].entry.username if probe.credential is not None else None
-        fix = credential_fix(ctx.snapshot, res.subject, f"{auth.split(':')[0].replace('.', '-')}-pull", auth, user)
+        fix = credential_fix(ctx.snapshot, res.subject, new_secret_name(strip_port(auth)), auth, user)
         yield for_container("delegated-auth-unpaired", Severity.ERROR if failed else Severity.WARNING, res, msg, fix)
-    for plan, result in _logins(ctx):
+    for plan, result in probed_logins(ctx):
         auth = delegated_host(plan.registry or "", result)
         if auth is None:
             continue
@@ -288,9 +288,9 @@ def check_delegated_auth(ctx: Context) -> Iterator[Finding]:
         if _has_entry_for(sources, auth):
             continue
         failed = result.outcome != "ok" and result.stage == "token"
-        msg = (f"{_entry_text(plan)}: {plan.registry} delegates authentication to {auth}, and {plan.source} has no "
+        msg = (f": {plan.registry} delegates authentication to {auth}, and {plan.source} has no "
                f"entry for {auth}; the vendor's procedure asks for an entry for both endpoints.")
         if failed:
             msg += f" The token exchange failed: {result.detail}."
-        yield Finding("delegated-auth-unpaired", Severity.ERROR if failed else Severity.WARNING, secret, msg,
-                      fix=update_credential_fix(ctx, plan.source, auth, plan.entry.username))
+        yield _login_finding("delegated-auth-unpaired", Severity.ERROR if failed else Severity.WARNING, plan, msg,
+                             update_credential_fix(ctx, plan.source, auth, plan.entry.username))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kubectl_pullsecret.cli import main
+from kubectl_pullsecret.probe_model import OUTCOMES
 
 
 @dataclass
@@ -30,6 +31,9 @@ class Run:
         assert len(images) == 1, [i["image"] for i in self.doc["images"]]
         probe: dict[str, Any] = images[0]["probe"]
         assert probe is not None
+        assert probe["outcome"] in OUTCOMES, probe  # SPEC's outcome names only
+        for attempt in probe.get("attempts", []):
+            assert attempt["outcome"] in OUTCOMES, probe
         return probe
 
     def checks(self) -> dict[str, list[dict[str, Any]]]:

@@ -187,7 +187,7 @@ def test_malformed_token_response(pki: Pki, tmp_path: Path, fake_registry: FakeR
     assert p["outcome"] == "not-a-registry" and "without a token" in p["detail"]
 
 
-def bounded(run_probe: Any, limit: float) -> tuple[Run, float]:
+def bounded(run_probe: Any) -> tuple[Run, float]:
     started = time.monotonic()
     run = run_probe()
     return run, time.monotonic() - started
@@ -203,7 +203,7 @@ def test_slow_answers_end_at_the_timeout(pki: Pki, tmp_path: Path, fake_registry
     """Each byte arrives well within the socket timeout, but the whole answer takes far
     longer than --probe-timeout: the watchdog ends it."""
     fake = fake_registry(reply)
-    run, took = bounded(lambda: probe(pki, tmp_path, fake.address, "--probe-timeout", "1"), 8)
+    run, took = bounded(lambda: probe(pki, tmp_path, fake.address, "--probe-timeout", "1"))
     p = run.probe()
     assert p["outcome"] == "unreachable" and "within 1s" in p["detail"], p
     assert took < 4, took
@@ -215,13 +215,13 @@ def test_huge_bodies_are_capped(pki: Pki, tmp_path: Path, fake_registry: FakeReg
     huge_error = Huge(status=404, prefix=b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"' , chunked=chunked,
                       headers=(API, ("Content-Type", "application/json")))
     fake = fake_registry(basic_registry(huge_error))
-    run, took = bounded(lambda: probe(pki, tmp_path, fake.address), 10)
+    run, took = bounded(lambda: probe(pki, tmp_path, fake.address))
     p = run.probe()
     assert p["outcome"] == "manifest-unknown" and p["httpStatus"] == 404
     assert took < 5
     token_server = fake_registry(Huge(prefix=b'{"token":"', chunked=chunked), host="127.0.0.3")
     fake2 = fake_registry(Response(401, [API, bearer_challenge(f"{token_server.url}/token", "svc")]))
-    run, took = bounded(lambda: probe(pki, tmp_path, fake2.address), 10)
+    run, took = bounded(lambda: probe(pki, tmp_path, fake2.address))
     assert run.probe()["outcome"] == "not-a-registry" and took < 5
 
 
@@ -313,7 +313,7 @@ def test_a_resolver_that_never_answers_ends_at_the_timeout(pki: Pki, tmp_path: P
     for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     try:
-        run, took = bounded(lambda: probe(pki, tmp_path, "dns-hangs.example", "--probe-timeout", "1"), 10)
+        run, took = bounded(lambda: probe(pki, tmp_path, "dns-hangs.example", "--probe-timeout", "1"))
         p = run.probe()
         assert p["outcome"] == "unreachable" and "DNS lookup of dns-hangs.example did not answer within 1s" in p["detail"]
         assert took < 4, took

@@ -454,34 +454,31 @@ print("\\nPROBE " + json.dumps({"code": code, "heavy": heavy, "ran": ran}))
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["version"], ["--version"]])
-def test_help_and_version_import_neither_kubernetes_nor_requests(args):
+def _imports(args: list[str]) -> tuple[dict[str, object], str]:
+    """Run the CLI in a fresh interpreter: (what it imported and returned, its stdout)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
     proc = subprocess.run([sys.executable, "-c", IMPORT_PROBE, json.dumps(args)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
-    probe = json.loads(proc.stdout.splitlines()[-1].removeprefix("PROBE "))
+    result: dict[str, object] = json.loads(proc.stdout.splitlines()[-1].removeprefix("PROBE "))
+    return result, proc.stdout
+
+
+@pytest.mark.parametrize("args", [["--help"], ["version"], ["--version"]])
+def test_help_and_version_import_neither_kubernetes_nor_requests(args):
+    probe, stdout = _imports(args)
     assert probe["ran"] is True
     assert probe["code"] == 0
-    assert "kubectl-pullsecret" in proc.stdout or "usage:" in proc.stdout
+    assert "kubectl-pullsecret" in stdout or "usage:" in stdout
     assert probe["heavy"] == []
-
-
-def _imports(args: list[str]) -> dict[str, object]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
-    proc = subprocess.run([sys.executable, "-c", IMPORT_PROBE, json.dumps(args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
-    result: dict[str, object] = json.loads(proc.stdout.splitlines()[-1].removeprefix("PROBE "))
-    return result
 
 
 def test_no_probe_runs_do_not_import_requests():
     """--no-probe is the fast path (goldens, CI, offline triage): no HTTP stack loaded."""
-    probe = _imports(["doctor", "-f", "examples/shop", "--no-probe"])
+    probe, _ = _imports(["doctor", "-f", "examples/shop", "--no-probe"])
     assert probe["code"] == 1 and probe["heavy"] == []
     # ...while a probing run does load it (the test above would pass vacuously otherwise).
-    probe = _imports(["doctor", "--image", "quay.io/a/b", "--authfile", "examples/authfile/config.json",
-                      "--probe-timeout", "1"])
+    probe, _ = _imports(["doctor", "--image", "quay.io/a/b", "--authfile", "examples/authfile/config.json",
+                         "--probe-timeout", "1"])
     assert "requests" in probe["heavy"]

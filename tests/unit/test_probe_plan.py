@@ -187,7 +187,7 @@ def test_pool_reraises_task_errors() -> None:
 
 
 def test_memo_computes_once_for_concurrent_callers() -> None:
-    memo = registry._Memo()
+    memo = registry.Memo()
     calls: list[int] = []
     gate = threading.Barrier(6)
 

@@ -24,7 +24,7 @@ def _context(image: str, outcome: str) -> Context:
     assert res.reference is not None
     result = Result(outcome, res.reference.registry, "refused anonymous access (HTTP 401)", stage="manifest",
                     http_status=401)
-    probe = ImageProbe(outcome, res.reference.registry, result.detail, None, (Attempt(None, result),))
+    probe = ImageProbe((Attempt(None, result),))
     return Context(snap, scope, resolver, node, resolutions, probe=True, image_probes={id(res): probe})
 
 
