@@ -29,14 +29,26 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
 SUFFIXES = (".yaml", ".yml", ".json")
-CLUSTER_SCOPED = frozenset({"Namespace", "Image", "ClusterVersion", "ClusterOperator"})
+OPENSHIFT_CLUSTER_KINDS = ("Image", "ClusterVersion", "ClusterOperator", "MachineConfigPool",
+                           "ImageDigestMirrorSet", "ImageTagMirrorSet", "ImageContentSourcePolicy")
+CLUSTER_SCOPED = frozenset({"Namespace", *OPENSHIFT_CLUSTER_KINDS})
 # Kinds the checks use; everything else in a dump is ignored.
 KINDS = frozenset({
-    "Pod", "ServiceAccount", "Secret", "Event", "Namespace",
+    "Pod", "ServiceAccount", "Secret", "Event", "Namespace", "ConfigMap",
     "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob",
     "DeploymentConfig", "ReplicationController",
-    "Image", "ClusterVersion", "ClusterOperator",
+    *OPENSHIFT_CLUSTER_KINDS,
 })
+
+
+@dataclass(frozen=True)
+class Denied:
+    """A read the API server refused (403): what, and the server's reason."""
+
+    kind: str
+    namespace: str | None  # None: the cluster-wide list (or a cluster-scoped kind)
+    name: str | None  # None: the list
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,11 @@ class Snapshot:
     warnings: tuple[str, ...] = ()
     cluster: Mapping[str, Any] | None = None
     covered: frozenset[tuple[str, str]] = frozenset()
+    # Live only: reads refused with 403, and SubjectAccessReview answers for
+    # (service-account namespace, service-account name, image project) -> allowed,
+    # None when the review itself could not be made.
+    denied: tuple[Denied, ...] = ()
+    access: Mapping[tuple[str, str, str], bool | None] = field(default_factory=dict)
     _index: dict[tuple[str, str, str], Obj] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -75,10 +92,19 @@ class Snapshot:
         found = {ns for (_, ns, _) in self._index if ns}
         return sorted(found)
 
+    def is_denied(self, kind: str, namespace: str | None) -> Denied | None:
+        """The refused read that hides `kind` objects of `namespace`, if any."""
+        for d in self.denied:
+            if d.kind == kind and d.name is None and d.namespace in (None, namespace):
+                return d
+        return None
+
     @cached_property
     def openshift(self) -> bool:
-        """OpenShift, as far as the objects tell (offline there is no discovery)."""
-        for kind in ("DeploymentConfig", "Image", "ClusterVersion", "ClusterOperator"):
+        """OpenShift: from API discovery when live; offline, as far as the objects tell."""
+        if self.cluster is not None and "openshift" in self.cluster:
+            return bool(self.cluster["openshift"])
+        for kind in ("DeploymentConfig", *OPENSHIFT_CLUSTER_KINDS):
             if self.objects.get(kind):
                 return True
         for sa in self.objects.get("ServiceAccount", ()):
@@ -159,9 +185,24 @@ SHAPES: dict[str, Any] = {
               "series": {"count": _INT}, "count": _INT},
     "Namespace": {"metadata": _META},
     "CronJob": {"metadata": _META, "spec": {"jobTemplate": {"spec": {"template": _TEMPLATE}}}},
-    "Image": {"metadata": _META, "status": {"internalRegistryHostname": _STR, "externalRegistryHostnames": [_STR]}},
+    "Image": {"metadata": _META,
+              "spec": {"registrySources": {"allowedRegistries": [_STR], "blockedRegistries": [_STR],
+                                           "insecureRegistries": [_STR]},
+                       "additionalTrustedCA": {"name": _STR}},
+              "status": {"internalRegistryHostname": _STR, "externalRegistryHostnames": [_STR]}},
     "ClusterVersion": {"metadata": _META, "status": {"capabilities": {"enabledCapabilities": [_STR]}}},
-    "ClusterOperator": {"metadata": _META, "status": {"conditions": [{"reason": _STR, "message": _STR}]}},
+    "ClusterOperator": {"metadata": _META, "status": {"conditions": [{"type": _STR, "status": _STR, "reason": _STR,
+                                                                       "message": _STR}]}},
+    "ConfigMap": {"metadata": _META, "data": {str: _STR}},
+    "MachineConfigPool": {"metadata": _META, "spec": {"configuration": {"name": _STR}},
+                          "status": {"configuration": {"name": _STR}, "machineCount": _INT,
+                                     "updatedMachineCount": _INT, "degradedMachineCount": _INT}},
+    "ImageDigestMirrorSet": {"metadata": _META, "spec": {"imageDigestMirrors": [{"source": _STR, "mirrors": [_STR],
+                                                                                 "mirrorSourcePolicy": _STR}]}},
+    "ImageTagMirrorSet": {"metadata": _META, "spec": {"imageTagMirrors": [{"source": _STR, "mirrors": [_STR],
+                                                                           "mirrorSourcePolicy": _STR}]}},
+    "ImageContentSourcePolicy": {"metadata": _META, "spec": {"repositoryDigestMirrors": [{"source": _STR,
+                                                                                           "mirrors": [_STR]}]}},
     **{k: _WORKLOAD for k in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job",
                               "DeploymentConfig", "ReplicationController")},
 }

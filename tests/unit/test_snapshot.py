@@ -273,8 +273,8 @@ def test_non_kubernetes_yaml_and_unknown_kinds_are_ignored(write, tmp_path):
     write("d/kustomization.yaml", "resources: [a.yaml]\nkind: Kustomization\n")
     write("d/other.yaml", """
         apiVersion: v1
-        kind: ConfigMap
-        metadata: {name: cm, namespace: shop}
+        kind: Service
+        metadata: {name: svc, namespace: shop}
         ---
         apiVersion: networking.k8s.io/v1
         kind: Ingress
