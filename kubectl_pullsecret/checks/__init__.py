@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from kubectl_pullsecret.checks import credentials, events, registry, secrets, serviceaccounts
+from kubectl_pullsecret.checks import credentials, events, openshift, registry, secrets, serviceaccounts
 from kubectl_pullsecret.checks.base import Context
 from kubectl_pullsecret.findings import Finding, ObjectRef, Severity
+from kubectl_pullsecret.resolve import Resolution
 
 # Every id of the contract, with its default severity and one line. Ids whose check
 # needs registry probes, a live cluster or node probes are listed but not in CHECKS.
@@ -82,6 +83,38 @@ def _referrers(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:
     return [(r, None) for r in sorted(seen)]
 
 
+def _of(resolutions: Iterable[Resolution]) -> list[tuple[ObjectRef, str | None]]:
+    return [(r.subject.ref, r.container.name or None) for r in resolutions]
+
+
+def _internal_images(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:
+    return _of(openshift.internal_resolutions(ctx)) if openshift.registry_state_known(ctx.snapshot) else []
+
+
+def _access_answered(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:
+    return _of(openshift.asked_resolutions(ctx))
+
+
+def _mirrored(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:
+    return _of(openshift.mirrored_resolutions(ctx))
+
+
+def _registry_policy(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:
+    return _of(openshift.policy_resolutions(ctx))
+
+
+def _global_pull_secret(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:
+    return [(openshift.GLOBAL_REF, None)] if openshift.global_state(ctx) is not None else []
+
+
+def _valid_global_pull_secret(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:
+    return [(openshift.GLOBAL_REF, None)] if openshift.global_valid(ctx) else []
+
+
+def _machine_config_pools(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:
+    return [(openshift.pool_ref(p), None) for p in openshift.pools(ctx)]
+
+
 @dataclass(frozen=True)
 class Check:
     id: str
@@ -119,6 +152,13 @@ CHECKS: dict[str, Check] = {c.id: c for c in (
     Check("pod-predates-sa-secrets", serviceaccounts.check_predates, _pods),
     Check("pod-overrides-sa-secrets", serviceaccounts.check_overrides, _subjects),
     Check("sa-not-provisioned", serviceaccounts.check_sa_provisioned, _service_accounts),
+    Check("internal-registry-disabled", openshift.check_internal_registry_disabled, _internal_images),
+    Check("cross-project-pull-denied", openshift.check_cross_project, _access_answered),
+    Check("registry-blocked", openshift.check_registry_blocked, _registry_policy),
+    Check("mirror-credential-missing", openshift.check_mirror_credentials, _mirrored),
+    Check("global-pull-secret-invalid", openshift.check_global_invalid, _global_pull_secret),
+    Check("global-pull-secret-telemetry-missing", openshift.check_telemetry, _valid_global_pull_secret),
+    Check("global-pull-secret-rollout-pending", openshift.check_rollout, _machine_config_pools),
     Check("pull-error-observed", events.check_pull_errors, _pods),
 )}
 
