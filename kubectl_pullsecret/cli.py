@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from kubectl_pullsecret import __version__
-from kubectl_pullsecret.errors import PullsecretError, SourceError, UsageError
+from kubectl_pullsecret.errors import PullsecretError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -51,12 +51,15 @@ def _scrub(text: str) -> str:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("common flags (kubectl conventions)")
-    g.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (live cluster access: not yet available)")
-    g.add_argument("--context", metavar="NAME", help="kubeconfig context (live cluster access: not yet available)")
-    g.add_argument("-n", "--namespace", metavar="NS", help="namespace (offline: default is every namespace in the input)")
+    g.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, a list, else "
+                   "~/.kube/config; in a pod, the in-cluster config)")
+    g.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current context)")
+    g.add_argument("-n", "--namespace", metavar="NS", help="namespace (default: the context's namespace, else "
+                   "default; offline: every namespace in the input)")
     g.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
     g.add_argument("-l", "--selector", metavar="SELECTOR", help="label selector (k=v, k!=v, k in (a,b), !k)")
-    g.add_argument("--request-timeout", metavar="DURATION", help="API request timeout (live cluster access)")
+    g.add_argument("--request-timeout", metavar="DURATION", help="per API request: seconds or a duration (30s, 1m); "
+                   "0 = none (default)")
     g.add_argument("-v", "--verbosity", type=int, default=0, metavar="N", help="log level on stderr (redacted)")
     g.add_argument("-f", "--filename", action="append", default=[], metavar="PATH",
                    help="offline mode: YAML/JSON file, directory (recursive; a must-gather tree works) or - for "
@@ -137,8 +140,8 @@ def _doctor(args: argparse.Namespace) -> int:
         rows = [(cid, c.severity, c.description) for cid, c in checks.CHECKS.items()]
         sys.stdout.write(render.render_check_list(rows))
         return EXIT_OK
-    if args.kubeconfig or args.context:
-        raise SourceError("live cluster access is not available in this version: use -f FILE|DIR|-")
+    if args.filename and (args.kubeconfig or args.context):
+        raise UsageError("-f reads files only: drop --kubeconfig/--context, or drop -f to read the cluster")
     opts = doctor.Options(
         files=args.filename,
         targets=args.targets,
@@ -154,6 +157,9 @@ def _doctor(args: argparse.Namespace) -> int:
         registry_ca_file=_readable(args.registry_ca_file, "--registry-ca-file") if args.registry_ca_file else None,
         checks=args.checks,
         skip=args.skip,
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        request_timeout=_duration(args.request_timeout) if args.request_timeout else None,
     )
     report = doctor.run(opts, sys.stdin)
     if args.output in ("json", "yaml"):
@@ -161,9 +167,19 @@ def _doctor(args: argparse.Namespace) -> int:
         for note in report.notes:
             sys.stderr.write(_scrub(f"note: {note}\n"))
     sys.stdout.write(render.render(report, args.output))
+    if not report.diagnosed:
+        sys.stderr.write("error: the pods (or targets) could not be read, so nothing was diagnosed: see the "
+                         "permission-denied findings\n")
+        return EXIT_SOURCE
     if args.fail_on == "never":
         return EXIT_OK
     return EXIT_FINDINGS if report.worst() >= Severity.parse(args.fail_on) else EXIT_OK
+
+
+def _duration(text: str) -> float | None:
+    from kubectl_pullsecret.kube import parse_duration
+
+    return parse_duration(text)
 
 
 def _readable(path: str, flag: str) -> str:

@@ -8,10 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from kubectl_pullsecret import checks, reference
+from kubectl_pullsecret import checks, live, reference
+from kubectl_pullsecret.checks import openshift
 from kubectl_pullsecret.checks.base import Context, internal_registries
-from kubectl_pullsecret.errors import SourceError, UsageError
+from kubectl_pullsecret.errors import UsageError
 from kubectl_pullsecret.findings import ImageReport, Report
+from kubectl_pullsecret.kube import ClusterOptions
 from kubectl_pullsecret.probe_model import ChainSpec, ImageProbe, LoginPlan, Result, plan_image, plan_login
 from kubectl_pullsecret.resolve import Resolution, Resolver, Target, node_credentials, resolve_all, select
 from kubectl_pullsecret.snapshot import Snapshot, load_files
@@ -35,6 +37,16 @@ class Options:
     registry_ca_file: str | None = None
     checks: Sequence[str] | None = None  # None: all
     skip: Sequence[str] = field(default=())
+    kubeconfig: str | None = None
+    context: str | None = None
+    request_timeout: float | None = None
+
+    @property
+    def live(self) -> bool:
+        """Read the cluster, unless files are given or --image --authfile needs none."""
+        if self.files:
+            return False
+        return not (self.images and self.authfile and not (self.kubeconfig or self.context))
 
 
 def selected_checks(only: Sequence[str] | None, skip: Sequence[str]) -> list[str]:
@@ -54,12 +66,10 @@ def _read_authfile(path: str) -> tuple[str, bytes]:
 
 
 def load_snapshot(opts: Options, stdin: TextIO | None = None) -> Snapshot:
+    """Offline sources: files, or nothing at all for an --image --authfile pre-flight."""
     if opts.files:
         return load_files(opts.files, stdin)
-    if opts.images and opts.authfile:
-        return Snapshot(objects={}, offline=True)  # a pre-flight check needs no cluster
-    raise SourceError("live cluster access is not available in this version: give the objects with -f FILE|DIR|- "
-                      "(for example the output of `oc get pods,sa,secrets,events -o yaml`), or --image with --authfile")
+    return Snapshot(objects={}, offline=True)
 
 
 def _remark(res: Resolution) -> str | None:
@@ -108,24 +118,38 @@ def run(opts: Options, stdin: TextIO | None = None) -> Report:
             raise UsageError(f"--image {image}: {exc}") from None
     authfile = _read_authfile(opts.authfile) if opts.authfile else None
     started = time.perf_counter()
-    snapshot = load_snapshot(opts, stdin)
-    log.info("loaded %d objects (%s) from %d input(s) in %.0f ms",
-             sum(len(v) for v in snapshot.objects.values()),
-             ", ".join(f"{len(v)} {k}" for k, v in sorted(snapshot.objects.items())),
-             len(snapshot.inputs), (time.perf_counter() - started) * 1000)
-
-    if opts.all_namespaces:
-        namespaces: list[str] | None = None
-    elif opts.namespace:
-        namespaces = [opts.namespace]
+    live_source: live.Live | None = None
+    namespaces: list[str] | None
+    if opts.live:
+        cluster = live.connect(ClusterOptions(opts.kubeconfig, opts.context, opts.request_timeout))
+        # SPEC: no -n means the kubeconfig context's namespace, else default.
+        namespaces = (None if opts.all_namespaces
+                      else [opts.namespace or cluster.namespace or "default"])
+        live_source = live.load_snapshot(
+            cluster, live.Scope(tuple(namespaces) if namespaces is not None else None, tuple(targets),
+                                opts.selector, bool(opts.images)), selected, opts.probe)
+        snapshot = live_source.snapshot
     else:
-        # Offline, the input is the scope: every namespace in it (SPEC: no -n means the
-        # context's namespace; files have no context).
-        namespaces = None if snapshot.namespaces() else ["default"]
+        snapshot = load_snapshot(opts, stdin)
+        log.info("loaded %d objects (%s) from %d input(s) in %.0f ms",
+                 sum(len(v) for v in snapshot.objects.values()),
+                 ", ".join(f"{len(v)} {k}" for k, v in sorted(snapshot.objects.items())),
+                 len(snapshot.inputs), (time.perf_counter() - started) * 1000)
+        if opts.all_namespaces:
+            namespaces = None
+        elif opts.namespace:
+            namespaces = [opts.namespace]
+        else:
+            # Offline, the input is the scope: every namespace in it (files have no
+            # kubeconfig context).
+            namespaces = None if snapshot.namespaces() else ["default"]
     scope = select(snapshot, targets, namespaces, opts.selector, opts.images, opts.sa)
     node = node_credentials(snapshot, authfile)
     resolver = Resolver(snapshot, node)
     resolutions = tuple(resolve_all(resolver, scope.subjects))
+    if live_source is not None and snapshot.openshift and "cross-project-pull-denied" in selected:
+        questions = openshift.access_questions(resolutions, internal_registries(snapshot), snapshot)
+        snapshot = live.with_access(live_source, questions)
     image_probes: dict[int, ImageProbe] = {}
     logins: list[tuple[LoginPlan, Result | None]] = []
     notes = list(snapshot.warnings)
@@ -134,7 +158,7 @@ def run(opts: Options, stdin: TextIO | None = None) -> Report:
         notes.extend(_probe_notes(image_probes, logins))
     ctx = Context(snapshot, scope, resolver, node, resolutions, probe=opts.probe,
                   internal_registries=internal_registries(snapshot), image_probes=image_probes,
-                  logins=tuple(logins))
+                  logins=tuple(logins), selected=tuple(selected))
     log.info("%d subject(s), %d container(s), node credentials: %s", len(scope.subjects), len(resolutions),
              node.origin or "none")
     for res in resolutions:
@@ -149,8 +173,9 @@ def run(opts: Options, stdin: TextIO | None = None) -> Report:
         findings=tuple(found),
         passed=tuple(passed),
         images=tuple(_image_reports(resolutions, image_probes)),
-        cluster=None,
+        cluster=dict(snapshot.cluster) if snapshot.cluster is not None else None,
         notes=tuple(notes),
+        diagnosed=not (live_source is not None and live_source.primary_denied),
         logins=tuple(plan.to_dict(result) for plan, result in logins),
     )
 
@@ -162,8 +187,12 @@ def _probe(opts: Options, resolver: Resolver, secrets: Sequence[tuple[str, str]]
     from kubectl_pullsecret import probe as probing
     from kubectl_pullsecret.registry import Settings
 
-    settings = Settings(timeout=opts.probe_timeout, insecure=frozenset(h.lower() for h in opts.insecure_registries),
-                        ca_file=opts.registry_ca_file)
+    # On OpenShift the nodes trust image.config's additionalTrustedCA and treat its
+    # insecureRegistries as plain-http/unverified: the probes do the same.
+    cluster_insecure, cluster_ca = openshift.probe_trust(resolver.snapshot)
+    settings = Settings(timeout=opts.probe_timeout,
+                        insecure=frozenset(h.lower() for h in opts.insecure_registries) | cluster_insecure,
+                        ca_file=opts.registry_ca_file, ca_data=cluster_ca)
     prober = probing.Prober(settings)
     started = time.perf_counter()
     plans = {id(res): plan_image(res) for res in resolutions}

@@ -99,6 +99,7 @@ class Report:
     passed: tuple[Finding, ...]  # OK entries (shown by -o wide)
     images: tuple[ImageReport, ...]
     cluster: dict[str, Any] | None = None
+    diagnosed: bool = True  # False: the subjects themselves could not be read (exit 3)
     notes: tuple[str, ...] = field(default=())  # run notes for stderr (skipped files, ...)
     logins: tuple[dict[str, Any], ...] = field(default=())  # secret/NAME targets: one login probe per entry
 

@@ -75,6 +75,7 @@ class _Url:
     path: str  # decoded path
 
 
+@lru_cache(maxsize=16384)
 def _parse_url(text: str) -> _Url | None:
     """Go url.Parse, as far as the keyring depends on it: authority up to the first
     '/', '?' or '#'; a non-numeric port or a bad %-escape is an error (None)."""
@@ -203,6 +204,7 @@ def _label_match(glob: str, target: str) -> bool:
     return rx is not None and rx.fullmatch(target) is not None
 
 
+@lru_cache(maxsize=65536)  # a cluster has few keys and few image names, many pods
 def url_match(glob: str, target: str) -> bool:
     """kubelet URLsMatchStr(glob, target): both are schemeless (host[:port][/path])."""
     g = _parse_url("https://" + glob)

@@ -65,6 +65,7 @@ class Settings:
     timeout: float = 10.0  # seconds, per request, whole answer included (SPEC --probe-timeout)
     insecure: frozenset[str] = frozenset()  # hosts (host or host:port): plain http allowed, no TLS verification
     ca_file: str | None = None  # extra CA bundle, on top of the system's
+    ca_data: str = ""  # extra PEM certificates (OpenShift's additionalTrustedCA)
     body_cap: int = BODY_CAP
 
 
@@ -354,13 +355,21 @@ class Client:
                         ctx.load_verify_locations(bundle)
                 if self.settings.ca_file:
                     ctx.load_verify_locations(self.settings.ca_file)
+                if self.settings.ca_data:
+                    try:
+                        ctx.load_verify_locations(cadata=self.settings.ca_data)
+                    except (ssl.SSLError, ValueError):
+                        log.warning("additionalTrustedCA: a certificate could not be loaded; it is not trusted")
             self._contexts[insecure] = ctx
             return ctx
 
     # -- plumbing ------------------------------------------------------------------
 
     def insecure(self, host: str) -> bool:
-        return host in self.settings.insecure or strip_port(host) in self.settings.insecure
+        bare = strip_port(host)
+        return (host in self.settings.insecure or bare in self.settings.insecure
+                # registries.conf-style `*.example.com` entries (OpenShift insecureRegistries)
+                or any(e.startswith("*.") and bare.endswith(e[1:]) for e in self.settings.insecure))
 
     def _session(self, insecure: bool) -> requests.Session:
         name = "insecure" if insecure else "secure"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from kubectl_pullsecret import dockerconfig, keyring, reference
@@ -417,6 +418,9 @@ class Resolver:
     node: NodeCredentials
     _secrets: dict[tuple[str, str], SecretState] = field(default_factory=dict)
     _node_keyring: keyring.Keyring | None = None
+    _keyrings: dict[tuple[str, tuple[str, ...]], tuple[
+        tuple[SecretState, ...], tuple[keyring.Source, ...], keyring.Keyring,
+        dict[str, tuple[keyring.Credential, ...]]]] = field(default_factory=dict)
 
     def secret(self, namespace: str, name: str) -> SecretState:
         key = (namespace, name)
@@ -426,25 +430,35 @@ class Resolver:
 
     def resolve(self, subject: Subject) -> list[Resolution]:
         ns = subject.ref.namespace or "default"
-        states = tuple(self.secret(ns, n) for n in subject.pull_secrets)
+        # Pods of one workload share their pull secrets and images: keyrings and lookups
+        # are built once per (namespace, pull secrets), not once per pod.
+        key = (ns, subject.pull_secrets)
+        if key not in self._keyrings:
+            states = tuple(self.secret(ns, n) for n in subject.pull_secrets)
+            pod_sources = tuple(keyring.Source(s.source_name, s.config) for s in states if s.usable and s.config)
+            self._keyrings[key] = (states, pod_sources, keyring.Keyring(pod_sources), {})
+        states, pod_sources, pod_keyring, lookups = self._keyrings[key]
         keyring_error = any(s.status == "malformed" for s in states)
-        pod_sources = tuple(keyring.Source(s.source_name, s.config) for s in states if s.usable and s.config)
-        # Built once per subject (pod secrets) and once per run (node): not per container.
-        pod_keyring = keyring.Keyring(pod_sources)
         if self._node_keyring is None:
             self._node_keyring = keyring.Keyring(self.node.sources)
         out: list[Resolution] = []
         for c in subject.containers:
-            try:
-                ref: reference.Reference | None = reference.parse(c.image)
-                err = None
-            except reference.InvalidReference as exc:
-                ref, err = None, str(exc)
+            ref, err = _parse_image(c.image)
             creds: tuple[keyring.Credential, ...] = ()
             if ref is not None and not keyring_error:
-                creds = tuple(keyring.union_lookup([pod_keyring, self._node_keyring], ref.name))
+                if ref.name not in lookups:
+                    lookups[ref.name] = tuple(keyring.union_lookup([pod_keyring, self._node_keyring], ref.name))
+                creds = lookups[ref.name]
             out.append(Resolution(subject, c, ref, err, states, creds, keyring_error, pod_sources))
         return out
+
+
+@lru_cache(maxsize=8192)
+def _parse_image(image: str) -> tuple[reference.Reference | None, str | None]:
+    try:
+        return reference.parse(image), None
+    except reference.InvalidReference as exc:
+        return None, str(exc)
 
 
 def resolve_all(resolver: Resolver, subjects: Iterable[Subject]) -> list[Resolution]:

@@ -10,7 +10,15 @@ from typing import Any
 
 from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
 from kubectl_pullsecret.probe_model import ImageProbe, LoginPlan, Result
-from kubectl_pullsecret.resolve import NodeCredentials, Resolution, Resolver, Scope, Subject, pull_secrets_injected
+from kubectl_pullsecret.resolve import (
+    GLOBAL_PULL_SECRET,
+    NodeCredentials,
+    Resolution,
+    Resolver,
+    Scope,
+    Subject,
+    pull_secrets_injected,
+)
 from kubectl_pullsecret.snapshot import Snapshot
 
 DEFAULT_INTERNAL_REGISTRY = "image-registry.openshift-image-registry.svc:5000"
@@ -27,11 +35,21 @@ class Context:
     image_probes: dict[int, ImageProbe] = field(default_factory=dict)  # id(resolution) -> its probe
     logins: tuple[tuple[LoginPlan, Result | None], ...] = ()  # secret/NAME targets: one per entry
     internal_registries: frozenset[str] = field(default_factory=lambda: frozenset({DEFAULT_INTERNAL_REGISTRY}))
+    selected: tuple[str, ...] = ()  # the check ids this run runs
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # per-run derived data
 
     @property
     def openshift(self) -> bool:
         return self.snapshot.openshift
+
+    @property
+    def node_unknown(self) -> bool:
+        """The nodes' credentials could not be read (live, the global pull secret refused)."""
+        if self.node.origin is not None and self.node.origin.startswith("file:"):
+            return False
+        ns, name = GLOBAL_PULL_SECRET
+        return any(d.kind == "Secret" and d.namespace in (None, ns) and d.name in (None, name)
+                   for d in self.snapshot.denied)
 
     def probe_of(self, res: Resolution) -> ImageProbe | None:
         return self.image_probes.get(id(res))

@@ -100,7 +100,8 @@ def check_no_match(ctx: Context) -> Iterator[Finding]:
         provider = keyring.credential_provider(ref.registry)
         # Warning unless the probe showed anonymous pulls refused (and no provider plugin
         # may be supplying a credential): the repository may be public.
-        severity = Severity.ERROR if outcome == "auth-required" and not provider else Severity.WARNING
+        severity = (Severity.ERROR if outcome == "auth-required" and not provider and not ctx.node_unknown
+                    else Severity.WARNING)
         if outcome == "auth-required":
             verdict = f"and {ref.registry} refuses anonymous pulls of it (probe)"
         elif probe is None:
@@ -111,6 +112,9 @@ def check_no_match(ctx: Context) -> Iterator[Finding]:
             verdict = f"which works only if the repository is public (the probe could not tell: {outcome})"
         msg = (f"No credential matches {ref.name}: the kubelet pulls it anonymously, {verdict}.{_empty_matches(res)} "
                f"Searched: {_searched(ctx, res)}.")
+        if ctx.node_unknown:
+            msg += (" The global pull secret (the nodes' credentials) could not be read, so an entry for "
+                    f"{ref.registry} there would not show here.")
         if provider:
             msg += (f" On nodes running the kubelet credential provider {provider}, the kubelet gets a "
                     f"{ref.registry} credential from it instead, which no object shows.")

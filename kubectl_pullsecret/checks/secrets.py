@@ -144,6 +144,8 @@ def check_data_unavailable(ctx: Context) -> Iterator[Finding]:
     for key, use in secret_uses(ctx).items():
         state = _state(ctx, key)
         ns, name = key
+        if ctx.snapshot.is_denied("Secret", ns):
+            continue  # a live read was refused: permission-denied says so
         if state.status == "unavailable":
             msg = (f"Secret {name} {state.problem}; its credentials are not checked.{_referrers_text(use)} "
                    f"Add it with: oc get secret {name} -n {ns} -o yaml")

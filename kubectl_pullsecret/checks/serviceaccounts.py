@@ -14,6 +14,7 @@ from kubectl_pullsecret.checks.base import (
     patch_target,
     restart_fix,
 )
+from kubectl_pullsecret.checks.openshift import registry_disabled
 from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
 from kubectl_pullsecret.resolve import Subject, pull_secrets_injected, sa_pull_secrets
 from kubectl_pullsecret.snapshot import Obj, meta, secret_value
@@ -102,20 +103,6 @@ def check_overrides(ctx: Context) -> Iterator[Finding]:
         yield finding("pod-overrides-sa-secrets", severity, s.ref, msg, fix=fix)
 
 
-def _capability_disabled(ctx: Context) -> bool:
-    for cv in ctx.snapshot.of("ClusterVersion"):
-        status = cv.get("status") or {}
-        caps = (status.get("capabilities") or {}).get("enabledCapabilities")
-        if isinstance(caps, list) and "ImageRegistry" not in caps:
-            return True
-    for co in ctx.snapshot.of("ClusterOperator"):
-        if meta(co).get("name") == "image-registry":
-            for cond in (co.get("status") or {}).get("conditions") or []:
-                if isinstance(cond, dict) and "Removed" in str(cond.get("message", "")) + str(cond.get("reason", "")):
-                    return True
-    return False
-
-
 def _provisioning_problem(ctx: Context, ns: str, sa_name: str, sa: Obj) -> str | None:
     annotations = meta(sa).get("annotations") or {}
     name = annotations.get(REF_ANNOTATION)
@@ -154,7 +141,7 @@ def check_sa_provisioned(ctx: Context) -> Iterator[Finding]:
     """OpenShift: the service account has no populated <sa>-dockercfg-* pull secret yet."""
     if not ctx.openshift:
         return
-    disabled = _capability_disabled(ctx)
+    disabled = registry_disabled(ctx.snapshot) is not None
     for ns, sa_name in ctx.scope.service_accounts:
         sa = ctx.snapshot.get("ServiceAccount", ns, sa_name)
         if sa is None:

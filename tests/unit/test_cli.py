@@ -225,8 +225,8 @@ def test_usage_errors_exit_2_with_one_error_line(cli, inputs, args, mentions):
 SOURCE_ERRORS = {
     "malformed-explicit-file": (["doctor", "-f", "{malformed}"], ""),
     "malformed-stdin": (["doctor", "-f", "-"], MALFORMED),
-    "no-f-live-cluster-unavailable": (["doctor"], ""),
-    "kubeconfig-live-cluster-unavailable": (["doctor", "--kubeconfig", "{missing}"], ""),
+    "no-f-no-kubeconfig": (["doctor"], ""),
+    "kubeconfig-missing": (["doctor", "--kubeconfig", "{missing}"], ""),
 }
 
 

@@ -1,0 +1,52 @@
+"""What each check reads, so a live run fetches exactly those kinds (DESIGN.md: the
+loader fetches what the selected checks declare, concurrently, once).
+
+Every check that looks at pods, templates or credentials needs the core kinds (the
+subjects, their service accounts and secrets); the extra kinds are listed here. On
+OpenShift the global pull secret (the nodes' credentials) and image.config (the
+internal registry's host names) feed every credential check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+CORE = ("Pod", "ServiceAccount", "Secret")
+GLOBAL_PULL_SECRET = "Secret:openshift-config/pull-secret"  # a named read, not a kind
+IMAGE_CONFIG = "Image"
+
+# check id -> what it reads besides the core kinds (OpenShift-only kinds are read only
+# when discovery finds OpenShift).
+EXTRA: dict[str, tuple[str, ...]] = {
+    "pull-error-observed": ("Event",),
+    "sa-not-provisioned": ("ClusterVersion", "ClusterOperator"),
+    "internal-registry-disabled": ("ClusterVersion", "ClusterOperator"),
+    "cross-project-pull-denied": ("SubjectAccessReview",),
+    "global-pull-secret-rollout-pending": ("MachineConfigPool",),
+    "mirror-credential-missing": ("ImageDigestMirrorSet", "ImageTagMirrorSet", "ImageContentSourcePolicy"),
+    # The release payload (ClusterVersion) is exempt from blocks; mirrors decide NeverContactSource.
+    "registry-blocked": ("ClusterVersion", "ImageDigestMirrorSet", "ImageTagMirrorSet", "ImageContentSourcePolicy"),
+}
+# Checks that read nothing of the pods' credentials (everything else does).
+NO_CREDENTIALS = frozenset({"pull-error-observed", "global-pull-secret-rollout-pending", "permission-denied"})
+
+
+def kinds_for(selected: Iterable[str]) -> set[str]:
+    """Every kind (and named read) the selected checks need."""
+    wanted = set(CORE) | {GLOBAL_PULL_SECRET, IMAGE_CONFIG}
+    for check_id in selected:
+        wanted.update(EXTRA.get(check_id, ()))
+    return wanted
+
+
+def users_of(kind: str, selected: Iterable[str]) -> list[str]:
+    """The selected checks that an unreadable `kind` leaves skipped or incomplete."""
+    out = []
+    for check_id in selected:
+        if check_id == "permission-denied":
+            continue
+        core = kind in ("Pod", "ServiceAccount")
+        credentials = kind in ("Secret", GLOBAL_PULL_SECRET, IMAGE_CONFIG) and check_id not in NO_CREDENTIALS
+        if kind in EXTRA.get(check_id, ()) or core or credentials:
+            out.append(check_id)
+    return out

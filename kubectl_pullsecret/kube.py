@@ -1,0 +1,540 @@
+"""Live source: kubeconfig, raw paginated reads, SubjectAccessReviews.
+
+The `kubernetes` package loads the kubeconfig (merged KUBECONFIG lists, contexts,
+exec/OIDC auth plugins, client certificates, proxies) or the in-cluster config and
+carries the HTTPS requests. Responses are read as raw JSON, never through the
+client's models: a list of 20,000 pods is a few pages of `json.loads`, and the
+typed client cannot even read some real objects (events.k8s.io events with a null
+`eventTime`, kubernetes-client/python#1616).
+
+This is the only module that talks to the Kubernetes API. Every answer becomes
+data: objects, a `Denied` read (403), or a `SourceError` when the cluster cannot be
+read at all (exit code 3).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from kubectl_pullsecret.errors import SourceError, UsageError
+from kubectl_pullsecret.snapshot import Denied, Obj
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 500  # what kubectl uses (--chunk-size)
+MAX_ATTEMPTS = 5  # per request: 429, 5xx and broken connections are retried
+MAX_RETRY_AFTER = 30.0  # seconds; a larger Retry-After is capped
+READERS = 8  # reads in flight at once
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str
+    version: str
+    plural: str
+    namespaced: bool = True
+
+    def path(self, namespace: str | None = None, name: str | None = None) -> str:
+        base = f"/api/{self.version}" if not self.group else f"/apis/{self.group}/{self.version}"
+        if namespace is not None and self.namespaced:
+            base += f"/namespaces/{quote(namespace, safe='')}"
+        base += f"/{self.plural}"
+        return base + (f"/{quote(name, safe='')}" if name is not None else "")
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def describe(self, namespace: str | None, name: str | None = None) -> str:
+        """`secrets in namespace shop`, `secret openshift-config/pull-secret`, `clusterversions`."""
+        group = f".{self.group}" if self.group else ""
+        if name is not None:
+            where = f"{namespace}/" if namespace and self.namespaced else ""
+            return f"{self.plural}{group} {where}{name}"
+        if not self.namespaced:
+            return f"{self.plural}{group}"
+        return f"{self.plural}{group} in namespace {namespace}" if namespace else f"{self.plural}{group} in every namespace"
+
+
+RESOURCES: dict[str, Resource] = {
+    "Pod": Resource("", "v1", "pods"),
+    "ServiceAccount": Resource("", "v1", "serviceaccounts"),
+    "Secret": Resource("", "v1", "secrets"),
+    "ConfigMap": Resource("", "v1", "configmaps"),
+    "Event": Resource("", "v1", "events"),
+    "Namespace": Resource("", "v1", "namespaces", namespaced=False),
+    "Deployment": Resource("apps", "v1", "deployments"),
+    "StatefulSet": Resource("apps", "v1", "statefulsets"),
+    "DaemonSet": Resource("apps", "v1", "daemonsets"),
+    "ReplicaSet": Resource("apps", "v1", "replicasets"),
+    "Job": Resource("batch", "v1", "jobs"),
+    "CronJob": Resource("batch", "v1", "cronjobs"),
+    "ReplicationController": Resource("", "v1", "replicationcontrollers"),
+    "DeploymentConfig": Resource("apps.openshift.io", "v1", "deploymentconfigs"),
+    "Image": Resource("config.openshift.io", "v1", "images", namespaced=False),
+    "ClusterVersion": Resource("config.openshift.io", "v1", "clusterversions", namespaced=False),
+    "ClusterOperator": Resource("config.openshift.io", "v1", "clusteroperators", namespaced=False),
+    "ImageDigestMirrorSet": Resource("config.openshift.io", "v1", "imagedigestmirrorsets", namespaced=False),
+    "ImageTagMirrorSet": Resource("config.openshift.io", "v1", "imagetagmirrorsets", namespaced=False),
+    "ImageContentSourcePolicy": Resource("operator.openshift.io", "v1alpha1", "imagecontentsourcepolicies",
+                                         namespaced=False),
+    "MachineConfigPool": Resource("machineconfiguration.openshift.io", "v1", "machineconfigpools", namespaced=False),
+}
+SAR = Resource("authorization.k8s.io", "v1", "subjectaccessreviews", namespaced=False)
+# API groups whose presence in discovery means OpenShift.
+OPENSHIFT_GROUPS = frozenset({"config.openshift.io", "apps.openshift.io", "image.openshift.io",
+                              "project.openshift.io"})
+
+
+# --- durations (--request-timeout) -------------------------------------------
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float | None:
+    """kubectl's --request-timeout: a bare number of seconds or a Go duration
+    (`30s`, `1m30s`, `500ms`); 0 means no timeout (None)."""
+    text = text.strip()
+    try:
+        seconds = float(text)
+        numeric = math.isfinite(seconds)
+    except ValueError:
+        numeric = False
+    if not numeric:
+        pos, seconds = 0, 0.0
+        for m in _DURATION.finditer(text):
+            if m.start() != pos:
+                break
+            seconds += float(m.group(1)) * _UNIT[m.group(2)]
+            pos = m.end()
+        if pos != len(text) or not text:
+            raise UsageError(f"--request-timeout {text!r}: expected seconds or a duration such as 30s, 1m, 500ms")
+    if seconds < 0:
+        raise UsageError(f"--request-timeout {text!r}: must not be negative")
+    return seconds or None
+
+
+# --- connection ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    kubeconfig: str | None = None
+    context: str | None = None
+    request_timeout: float | None = None
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def reason(self) -> str:
+        """The server's Status message, one line, or the HTTP status."""
+        doc = self.json()
+        if isinstance(doc, dict) and isinstance(doc.get("message"), str) and doc["message"].strip():
+            return " ".join(doc["message"].split())[:300]
+        return f"HTTP {self.status}"
+
+
+class Cluster:
+    """One cluster connection: the loaded kubeconfig context and a pooled client."""
+
+    def __init__(self, api_client: Any, context: str | None, server: str, namespace: str | None,
+                 timeout: float | None, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.api = api_client
+        self.context = context
+        self.server = server
+        self.namespace = namespace  # the context's namespace, if it sets one
+        self.timeout = timeout
+        self.sleep = sleep
+        self.request_count = 0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def connect(cls, opts: ClusterOptions) -> Cluster:
+        """Load the kubeconfig (or the in-cluster config) as kubectl would."""
+        from kubernetes.client import ApiClient, Configuration
+        from kubernetes.config.config_exception import ConfigException
+
+        configuration = Configuration()
+        context_name: str | None = None
+        namespace: str | None = None
+        paths = opts.kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+        if opts.kubeconfig and not os.path.exists(os.path.expanduser(opts.kubeconfig)):
+            raise SourceError(f"--kubeconfig {opts.kubeconfig}: no such file")
+        existing = [p for p in paths.split(os.pathsep) if p and os.path.exists(os.path.expanduser(p))]
+        try:
+            if existing:
+                from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
+
+                merged = KubeConfigMerger(os.pathsep.join(existing))  # type: ignore[no-untyped-call]
+                if merged.config is None:
+                    raise SourceError(f"kubeconfig {paths}: no configuration found")
+                loader = KubeConfigLoader(  # type: ignore[no-untyped-call]
+                    config_dict=merged.config, active_context=opts.context, config_base_path=None)
+                loader.load_and_set(configuration)  # type: ignore[no-untyped-call]
+                current = loader.current_context
+                context_name = current["name"]
+                ctx = current["context"]
+                namespace = ctx.safe_get("namespace") if hasattr(ctx, "safe_get") else None
+            elif opts.context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+                from kubernetes.config.incluster_config import load_incluster_config
+
+                load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+                try:
+                    with open(SA_NAMESPACE_FILE, encoding="utf-8") as fh:
+                        namespace = fh.read().strip() or None
+                except OSError:
+                    namespace = None
+            else:
+                raise SourceError("no cluster configured: no kubeconfig at " + paths
+                                  + " (set KUBECONFIG or --kubeconfig, log in with oc login), and not running in "
+                                  "a pod; or give the objects with -f FILE|DIR|-")
+        except ConfigException as exc:
+            raise SourceError(f"kubeconfig: {_one_line(exc)}") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # Broken YAML, a missing certificate file, a failing exec plugin.
+            raise SourceError(f"kubeconfig: {type(exc).__name__}: {_one_line(exc)}") from None
+        configuration.retries = False  # we retry ourselves (below), with Retry-After
+        configuration.connection_pool_maxsize = READERS + 2
+        return cls(ApiClient(configuration), context_name, str(configuration.host), namespace, opts.request_timeout)
+
+    # -- transport -------------------------------------------------------------
+
+    def request(self, method: str, path: str, query: Mapping[str, str] | None = None,
+                body: Any = None, retry: bool = True) -> Answer:
+        """One API request, retried on 429/5xx/broken connections with backoff
+        (Retry-After honoured, capped). Unreachable or unauthenticated: SourceError."""
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        url = self.server.rstrip("/") + path + (("?" + urlencode(query)) if query else "")
+        headers = {"Accept": "application/json", "User-Agent": "kubectl-pullsecret"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        delay = 0.5
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            with self._lock:
+                self.request_count += 1
+            started = time.perf_counter()
+            try:
+                # The client adds the Authorization header (and refreshes exec/OIDC tokens).
+                method_, full, hdrs, body_, _ = self.api.param_serialize(
+                    method, path, query_params=list((query or {}).items()), header_params=headers,
+                    body=body, auth_settings=["BearerToken"])
+                response = self.api.call_api(method_, full, hdrs, body_, _request_timeout=self.timeout)
+                data = response.read()
+                answer = Answer(response.status, data or b"", dict(response.getheaders() or {}))
+            except (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError,
+                    urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.NewConnectionError,
+                    urllib3.exceptions.MaxRetryError, urllib3.exceptions.SSLError, ApiException,
+                    ConnectionError, TimeoutError, OSError) as exc:
+                problem = _transport_problem(exc)
+                log.debug("%s %s: %s (attempt %d)", method, url, problem, attempt)
+                # A refused connection, DNS failure or TLS failure will not heal in seconds.
+                if not retry or attempt == MAX_ATTEMPTS or not _transient(exc):
+                    raise SourceError(f"cannot reach the cluster at {self.server}"
+                                      f"{self._context_note()}: {problem}") from None
+                self.sleep(_jitter(delay))
+                delay *= 2
+                continue
+            log.debug("%s %s -> %d in %.0f ms", method, url, answer.status, (time.perf_counter() - started) * 1000)
+            if answer.status == 401:
+                raise SourceError(f"the cluster at {self.server}{self._context_note()} refused the credentials "
+                                  f"(401 Unauthorized: {answer.reason()}); log in again (oc login, or refresh the "
+                                  "kubeconfig token)")
+            if retry and answer.status in RETRY_STATUSES and attempt < MAX_ATTEMPTS:
+                wait = _retry_after(answer.headers.get("Retry-After")) if answer.status in (429, 503) else None
+                log.info("%s %s: %d, retrying in %.1f s", method, path, answer.status, wait or delay)
+                self.sleep(wait if wait is not None else _jitter(delay))
+                delay *= 2
+                continue
+            return answer
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _context_note(self) -> str:
+        return f" (context {self.context})" if self.context else ""
+
+    # -- reads -------------------------------------------------------------------
+
+    def discover_openshift(self) -> bool:
+        """OpenShift from API discovery: its API groups are served."""
+        answer = self.request("GET", "/apis")
+        if answer.status != 200:
+            raise SourceError(f"cannot read API discovery from {self.server}{self._context_note()}: "
+                              f"{answer.reason()}")
+        doc = answer.json()
+        groups = {g.get("name") for g in (doc or {}).get("groups") or [] if isinstance(g, dict)}
+        return bool(groups & OPENSHIFT_GROUPS)
+
+    def list(self, kind: str, namespace: str | None, label_selector: str | None = None,
+             field_selector: str | None = None) -> list[Obj] | Denied:
+        """Every object of a kind (in a namespace, or all), page by page."""
+        res = RESOURCES[kind]
+        path = res.path(namespace)
+        query: dict[str, str] = {"limit": str(PAGE_SIZE)}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        if field_selector:
+            query["fieldSelector"] = field_selector
+        items: list[Obj] = []
+        restarted = False
+        while True:
+            answer = self.request("GET", path, query)
+            if answer.status == 410 and "continue" in query and not restarted:
+                # The continue token expired (the list took longer than etcd keeps it):
+                # start over once, as client-go's pager does.
+                items, restarted = [], True
+                query.pop("continue")
+                continue
+            if answer.status in (403, 404) or answer.status != 200:
+                return self._refusal(answer, kind, namespace, None)
+            doc = answer.json()
+            if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+                raise SourceError(f"{res.describe(namespace)}: the server's answer is not a list")
+            for item in doc["items"]:
+                if isinstance(item, dict):
+                    items.append(_trim(item, kind, res))
+            token = (doc.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            query["continue"] = token
+
+    def get(self, kind: str, namespace: str | None, name: str) -> Obj | Denied | None:
+        res = RESOURCES[kind]
+        answer = self.request("GET", res.path(namespace, name))
+        if answer.status == 404:
+            return None
+        if answer.status != 200:
+            return self._refusal(answer, kind, namespace, name)
+        doc = answer.json()
+        if not isinstance(doc, dict):
+            raise SourceError(f"{res.describe(namespace, name)}: the server's answer is not an object")
+        return _trim(doc, kind, res)
+
+    def _refusal(self, answer: Answer, kind: str, namespace: str | None, name: str | None) -> Denied:
+        res = RESOURCES[kind]
+        what = res.describe(namespace, name)
+        if answer.status == 403:
+            return Denied(kind, namespace if res.namespaced else None, name, answer.reason())
+        if answer.status == 404 and name is None:
+            # The API itself is not served (an OpenShift kind on an older cluster, a
+            # disabled capability): nothing to read, which is not a permission problem.
+            return Denied(kind, namespace if res.namespaced else None, None, "not served by this cluster")
+        raise SourceError(f"cannot read {what} from {self.server}{self._context_note()}: {answer.reason()}")
+
+    def may_pull(self, sa_namespace: str, sa_name: str, project: str) -> bool | Denied:
+        """SubjectAccessReview: may the SA `get imagestreams/layers` in `project`?
+        (What the internal registry asks before serving a pull, DOMAIN.md §6.)"""
+        review = {
+            "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+            "spec": {
+                "user": f"system:serviceaccount:{sa_namespace}:{sa_name}",
+                "groups": ["system:serviceaccounts", f"system:serviceaccounts:{sa_namespace}",
+                           "system:authenticated"],
+                "resourceAttributes": {"namespace": project, "verb": "get", "group": "image.openshift.io",
+                                       "resource": "imagestreams", "subresource": "layers"},
+            },
+        }
+        answer = self.request("POST", SAR.path(), body=review)
+        if answer.status == 403:
+            return Denied("SubjectAccessReview", None, None, answer.reason())
+        if answer.status not in (200, 201):
+            raise SourceError(f"SubjectAccessReview at {self.server}: {answer.reason()}")
+        doc = answer.json()
+        status = (doc or {}).get("status") if isinstance(doc, dict) else None
+        return bool(isinstance(status, dict) and status.get("allowed") is True)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
+def _transport_problem(exc: BaseException) -> str:
+    """A short cause for an exception from urllib3/ssl/socket."""
+    import urllib3
+
+    while isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    text = _one_line(exc)
+    lowered = text.lower()
+    for needle, say in (("certificate verify failed", "TLS certificate not trusted"),
+                        ("connection refused", "connection refused"),
+                        ("name or service not known", "host name not found (DNS)"),
+                        ("nodename nor servname", "host name not found (DNS)"),
+                        ("temporary failure in name resolution", "host name not found (DNS)"),
+                        ("timed out", "timed out"),
+                        ("connection reset", "connection reset"),
+                        ("remote end closed", "connection closed by the server")):
+        if needle in lowered:
+            return say
+    return text
+
+
+def _transient(exc: BaseException) -> bool:
+    """Worth retrying: a connection dropped or reset mid-way, or a read timeout."""
+    import urllib3
+
+    while isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    if isinstance(exc, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.SSLError)):
+        return False
+    return isinstance(exc, (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError,
+                            ConnectionResetError, ConnectionAbortedError, BrokenPipeError))
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def _jitter(delay: float) -> float:
+    return delay * (0.8 + 0.4 * random.random())  # noqa: S311 - backoff spread, not security
+
+
+# --- what to keep of each object -------------------------------------------------
+
+_POD_SPEC_KEYS = ("serviceAccountName", "serviceAccount", "containers", "initContainers", "ephemeralContainers",
+                  "imagePullSecrets", "nodeName")
+_CONTAINER_KEYS = ("name", "image", "imagePullPolicy")
+
+
+def _trim_spec(spec: Any) -> Any:
+    if not isinstance(spec, dict):
+        return spec
+    out = {k: spec[k] for k in _POD_SPEC_KEYS if k in spec}
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        if isinstance(out.get(key), list):
+            out[key] = [{k: c[k] for k in _CONTAINER_KEYS if k in c} if isinstance(c, dict) else c
+                        for c in out[key]]
+    return out
+
+
+def _trim(obj: Obj, kind: str, res: Resource) -> Obj:
+    """Keep what the checks read. List items come without kind/apiVersion; managedFields
+    and, for pods, volumes, env, probes and resources are dropped: on a big cluster they
+    are most of the bytes and none of the diagnosis."""
+    obj.setdefault("kind", kind)
+    obj.setdefault("apiVersion", res.api_version)
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    if kind == "Pod":
+        obj["spec"] = _trim_spec(obj.get("spec"))
+        status = obj.get("status")
+        if isinstance(status, dict):
+            obj["status"] = {k: status[k] for k in ("phase", "containerStatuses", "initContainerStatuses")
+                             if k in status}
+    elif kind == "Secret" and obj.get("type") not in ("kubernetes.io/dockercfg", "kubernetes.io/dockerconfigjson"):
+        # Only pull-secret data is ever decoded; other secrets (tokens, TLS keys) keep
+        # their key names (a wrong-type check reads them) and lose their values.
+        data = obj.get("data")
+        if isinstance(data, dict):
+            obj["data"] = {k: (v if k in (".dockercfg", ".dockerconfigjson") else "") for k, v in data.items()}
+    return obj
+
+
+# --- the read plan ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Read:
+    """One read of the plan: a list (name None) or a get."""
+
+    kind: str
+    namespace: str | None  # None: cluster-wide list / cluster-scoped kind
+    name: str | None = None
+    label_selector: str | None = None
+    field_selector: str | None = None
+    primary: bool = False  # the subjects themselves: unreadable means nothing is diagnosed
+
+
+@dataclass
+class LoadResult:
+    objects: dict[str, list[Obj]] = field(default_factory=dict)
+    covered: set[tuple[str, str]] = field(default_factory=set)
+    denied: list[Denied] = field(default_factory=list)
+    primary_denied: bool = False
+
+
+def load(cluster: Cluster, reads: Sequence[Read], then: Callable[[Obj], Iterable[Read]] | None = None) -> LoadResult:
+    """Run the reads concurrently. `then` maps an object read by a get to follow-up
+    reads (the additionalTrustedCA ConfigMap named by image.config)."""
+    result = LoadResult()
+    lock = threading.Lock()
+
+    def run(read: Read) -> list[Read]:
+        if read.name is None:
+            got: Any = cluster.list(read.kind, read.namespace, read.label_selector, read.field_selector)
+        else:
+            got = cluster.get(read.kind, read.namespace, read.name)
+        follow: list[Read] = []
+        with lock:
+            if isinstance(got, Denied):
+                if got.reason != "not served by this cluster":
+                    result.denied.append(got)
+                    result.primary_denied |= read.primary
+                elif read.kind not in result.objects:
+                    result.objects[read.kind] = []
+            elif got is None:
+                # A get that found nothing: that object is known to be absent, which
+                # is what "missing" means (the global pull secret).
+                result.covered.add((read.kind, read.namespace or "*"))
+            elif isinstance(got, list):
+                result.objects.setdefault(read.kind, []).extend(got)
+                if not read.label_selector and not read.field_selector:
+                    result.covered.add((read.kind, read.namespace or "*"))
+            else:
+                result.objects.setdefault(read.kind, []).append(got)
+                if then is not None:
+                    follow = list(then(got))
+        return follow
+
+    pending = list(reads)
+    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="kube-read") as pool:
+        while pending:
+            batches = list(pool.map(run, pending))
+            pending = [r for batch in batches for r in batch]
+    return result
+
+
+def review_access(cluster: Cluster, questions: Iterable[tuple[str, str, str]]) -> tuple[
+        dict[tuple[str, str, str], bool | None], Denied | None]:
+    """SubjectAccessReviews for (sa namespace, sa name, project), concurrently."""
+    asked = sorted(set(questions))
+    answers: dict[tuple[str, str, str], bool | None] = {}
+    denied: Denied | None = None
+    if not asked:
+        return answers, None
+    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="kube-sar") as pool:
+        for question, got in zip(asked, pool.map(lambda q: cluster.may_pull(*q), asked), strict=True):
+            if isinstance(got, Denied):
+                denied, answers[question] = got, None
+            else:
+                answers[question] = got
+    return answers, denied
