@@ -20,13 +20,14 @@ from typing import Any
 
 import yaml
 
-from . import discovery, objects, openapi, patch, rbac, tables
+from . import discovery, objects, openapi, patch, protobuf, rbac, tables
 from .resources import Catalog, Resource
 from .selectors import SelectorError, field_matcher, label_matcher
 from .store import Entry, Store, dumps, now_rfc3339
 
 Obj = dict[str, Any]
 JSON = "application/json"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 _REVIEWS = ("subjectaccessreviews", "selfsubjectaccessreviews", "localsubjectaccessreviews")
 _PATCH_TYPES = {
     "application/json-patch+json": "json",
@@ -309,7 +310,7 @@ class ApiHandler:
     def _resource(self, req: Request, t: Target) -> Response:
         verb = self._verb(req, t)
         res = t.res
-        if verb == "create" and t.name and not t.subresource:
+        if (verb == "create" and t.name and not t.subresource) or (verb in ("update", "patch") and not t.name):
             raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
         if t.subresource:
             allowed_verbs = dict((s, v) for s, (v, _) in discovery._SUBRESOURCES.items()).get(t.subresource, ("get",))
@@ -443,6 +444,12 @@ class ApiHandler:
     # -- writes ----------------------------------------------------------------------------------------
     def _body(self, req: Request) -> Obj:
         ctype = _media_type(req.headers.get("content-type", JSON))
+        if ctype == PROTOBUF:
+            try:
+                return protobuf.decode(req.body)
+            except (protobuf.ProtobufError, UnicodeDecodeError, KeyError) as e:
+                raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
+                               f"accepted media types include: application/json, application/yaml ({e})", {}) from e
         if ctype not in (JSON, "application/yaml", "*/*", ""):
             raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted "
                            "media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf",

@@ -86,16 +86,21 @@ def prepare(plural: str, group: str, obj: Obj) -> None:
     if group == "" and plural == "pods":
         spec = obj.setdefault("spec", {})
         if isinstance(spec, dict):
-            spec.setdefault("serviceAccountName", "default")
-            spec.setdefault("restartPolicy", "Always")
-            spec.setdefault("dnsPolicy", "ClusterFirst")
-            spec.setdefault("schedulerName", "default-scheduler")
+            _default_pod_spec(spec)
         status = obj.setdefault("status", {})
         if isinstance(status, dict):
             status.setdefault("phase", "Pending")
     if group == "" and plural == "namespaces":
         obj.setdefault("spec", {"finalizers": ["kubernetes"]})
         obj.setdefault("status", {"phase": "Active"})
+
+
+def _default_pod_spec(spec: Obj) -> Obj:
+    spec.setdefault("serviceAccountName", "default")
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("schedulerName", "default-scheduler")
+    return spec
 
 
 def _bad_byte(value: str) -> int:
@@ -204,7 +209,7 @@ _POD_MUTABLE = ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodS
 
 
 def _without_images(spec: Obj) -> Obj:
-    spec = copy.deepcopy(spec)
+    spec = _default_pod_spec(copy.deepcopy(spec))
     for field in ("containers", "initContainers"):
         for c in spec.get(field) or []:
             if isinstance(c, dict):

@@ -158,9 +158,9 @@ _VIEW_RULES: list[Obj] = [
                                          "statefulsets/status"], "verbs": READ},
     {"apiGroups": ["batch"], "resources": ["cronjobs", "cronjobs/status", "jobs", "jobs/status"], "verbs": READ},
     {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": READ},
-    {"apiGroups": ["apps.openshift.io"], "resources": ["deploymentconfigs", "deploymentconfigs/scale",
-                                                       "deploymentconfigs/status"], "verbs": READ},
-    {"apiGroups": ["image.openshift.io"], "resources": ["imagestreams", "imagestreams/status", "imagestreamtags",
+    {"apiGroups": ["", "apps.openshift.io"], "resources": ["deploymentconfigs", "deploymentconfigs/scale",
+                                                           "deploymentconfigs/status"], "verbs": READ},
+    {"apiGroups": ["", "image.openshift.io"], "resources": ["imagestreams", "imagestreams/status", "imagestreamtags",
                                                         "imagestreamimages"], "verbs": READ},
 ]
 
@@ -178,13 +178,14 @@ _EDIT_EXTRA: list[Obj] = [
                                          "replicasets", "replicasets/scale", "statefulsets", "statefulsets/scale"],
      "verbs": WRITE},
     {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"], "verbs": WRITE},
-    {"apiGroups": ["apps.openshift.io"], "resources": ["deploymentconfigs", "deploymentconfigs/scale",
-                                                       "deploymentconfigs/instantiate", "deploymentconfigs/rollback"],
+    {"apiGroups": ["", "apps.openshift.io"], "resources": ["deploymentconfigs", "deploymentconfigs/scale",
+                                                           "deploymentconfigs/instantiate", "deploymentconfigs/rollback"],
      "verbs": WRITE},
-    {"apiGroups": ["image.openshift.io"], "resources": ["imagestreams", "imagestreamtags", "imagestreamimports"],
+    {"apiGroups": ["", "image.openshift.io"], "resources": ["imagestreams", "imagestreamtags", "imagestreamimports"],
      "verbs": WRITE},
-    {"apiGroups": ["image.openshift.io"], "resources": ["imagestreams/layers"], "verbs": ["get", "update"]},
-    {"apiGroups": ["image.openshift.io"], "resources": ["imagestreams/secrets"], "verbs": ["get"]},
+    # OpenShift's roles name both the legacy "" group and image.openshift.io
+    {"apiGroups": ["", "image.openshift.io"], "resources": ["imagestreams/layers"], "verbs": ["get", "update"]},
+    {"apiGroups": ["", "image.openshift.io"], "resources": ["imagestreams/secrets"], "verbs": ["get"]},
 ]
 
 _ADMIN_EXTRA: list[Obj] = [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import copy
 import json
 import re
 import socket
@@ -22,11 +21,11 @@ from typing import Any
 
 import yaml
 
-from . import rbac
+from . import objects, rbac
 from .api import ApiError, ApiHandler, ForbidRule, Request, Response, User, status_obj
 from .pki import server_pki
 from .resources import Catalog, Resource
-from .store import Store, dumps
+from .store import Entry, Store, dumps
 
 Obj = dict[str, Any]
 
@@ -322,14 +321,18 @@ class FakeKube:
 
     def add(self, obj: Obj) -> Obj:
         """Store an object as given (no validation or admission); fills uid, resourceVersion, creationTimestamp.
-        Returns the stored copy."""
+        Returns the stored object (a copy). A `List` adds its items (and returns the List)."""
+        entry = self._add(obj)
+        return obj if entry is None else entry.copy()
+
+    def _add(self, obj: Obj) -> Entry | None:
         if obj.get("kind") == "List" or (str(obj.get("kind", "")).endswith("List") and "items" in obj):
             for item in obj.get("items") or []:
-                self.add(item)
-            return obj
+                self._add(item)
+            return None
         res = self._resource_for(obj)
-        stored = copy.deepcopy(obj)
-        meta = stored.setdefault("metadata", {})
+        stored = dict(obj)
+        meta = stored["metadata"] = dict(stored.get("metadata") or {})
         if not meta.get("name"):
             raise ValueError(f"{res.kind} without metadata.name")
         if res.namespaced and not meta.get("namespace"):
@@ -340,15 +343,14 @@ class FakeKube:
         if res.storage is not None:
             stored = self._api._from_view(res, stored)
             res = self._api._stored_res(res)
-        if res.group == "" and res.plural == "secrets":
-            from .objects import prepare
-            prepare("secrets", "", stored)
-        entry = self.store.put(res.key, stored, typed=not res.crd)
-        return entry.copy()
+        if res.group == "" and res.plural == "secrets" and ("stringData" in stored or "type" not in stored):
+            stored = json.loads(dumps(stored))
+            objects.prepare("secrets", "", stored)
+        return self.store.put(res.key, stored, typed=not res.crd, owned=False)
 
     def add_all(self, objs: Iterable[Obj]) -> None:
         for obj in objs:
-            self.add(obj)
+            self._add(obj)
 
     def remove(self, kind: str, namespace: str | None, name: str) -> bool:
         res = self._kind(kind)

@@ -7,9 +7,9 @@ bytes, so a list page is a byte join. Callers get copies; the stored dicts are n
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,12 +20,15 @@ Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped obje
 BucketKey = tuple[str, str]  # (group, plural)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(obj).encode()
 
 
 def now_rfc3339() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 class Entry:
@@ -130,11 +133,13 @@ class Store:
     def get(self, bucket: BucketKey, namespace: str, name: str) -> Entry | None:
         return self.bucket(bucket).items.get((namespace, name))
 
-    def put(self, bucket: BucketKey, obj: Obj, *, typed: bool = True, event: str | None = None) -> Entry:
-        """Store obj (already validated; the store keeps it, callers must not touch it afterwards) with a new
-        resourceVersion; fills uid and creationTimestamp if absent."""
+    def put(self, bucket: BucketKey, obj: Obj, *, typed: bool = True, owned: bool = True,
+            event: str | None = None) -> Entry:
+        """Store obj (already validated) with a new resourceVersion; fills uid and creationTimestamp if absent.
+        owned: the store keeps obj itself (callers must not touch it afterwards); else it stores a copy made
+        from the serialised bytes (cheaper than a deep copy, and never aliases the caller's dicts)."""
         obj = _ordered(obj)
-        meta = obj.setdefault("metadata", {})
+        meta = obj["metadata"] = dict(obj.get("metadata") or {})
         if not meta.get("uid"):
             meta["uid"] = str(uuid.uuid4())
         if not meta.get("creationTimestamp"):
@@ -142,7 +147,13 @@ class Store:
         with self.lock:
             meta["resourceVersion"] = str(self._next_rv())
             key = (meta.get("namespace") or "", meta["name"])
-            entry = Entry(key, obj, serialise(obj, typed), typed)
+            raw = serialise(obj, typed)
+            if not owned:
+                fresh: Obj = json.loads(raw)
+                if typed:
+                    fresh = {"kind": obj.get("kind"), "apiVersion": obj.get("apiVersion"), **fresh}
+                obj = fresh
+            entry = Entry(key, obj, raw, typed)
             b = self.bucket(bucket)
             existed = key in b.items
             b.put(entry)
