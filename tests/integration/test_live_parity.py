@@ -1,0 +1,162 @@
+"""Live parity: the examples loaded into a fake API server give the same report as `-f example`,
+except for what only a live cluster can tell (asserted explicitly)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.fakekube import FakeKube
+from tests.integration.live_helpers import (
+    EXAMPLES,
+    SAR_PATH,
+    Run,
+    canonical,
+    doctor,
+    example_objects,
+    finding_key,
+    global_pull_secret,
+    openshift_cluster,
+)
+
+
+@pytest.fixture
+def kube(tmp_path: Path) -> Iterator[FakeKube]:
+    with FakeKube(openshift=True) as api:
+        yield api
+
+
+def offline(name: str, *args: str) -> Run:
+    run = doctor("-f", EXAMPLES / name, *args, "--no-probe", "-o", "json")
+    assert run.code in (0, 1), run
+    assert run.report["cluster"] is None
+    return run
+
+
+def live(api: FakeKube, tmp_path: Path, *args: str) -> Run:
+    kc = api.kubeconfig(tmp_path / "kubeconfig")
+    run = doctor(*args, "--no-probe", "-o", "json", kubeconfig=kc)
+    assert run.code in (0, 1), run
+    assert "Traceback" not in run.err
+    return run
+
+
+def assert_cluster(run: Run, api: FakeKube, openshift: bool) -> None:
+    assert run.report["cluster"] == {"context": "fake", "server": api.url, "openshift": openshift}
+
+
+def test_shop_live_equals_offline(tmp_path: Path) -> None:
+    with FakeKube(openshift=False) as api:
+        api.add_all(example_objects("shop"))
+        got = live(api, tmp_path, "-n", "shop")
+        assert_cluster(got, api, openshift=False)
+        requested = [r.path for r in api.requests]
+    want = offline("shop", "-n", "shop")
+    assert got.findings, "the example has findings"
+    assert canonical(got.findings) == canonical(want.findings)
+    assert got.report["images"] == want.report["images"]
+    assert got.report["summary"] == want.report["summary"]
+    assert got.code == want.code == 1
+    # Not OpenShift: none of its reads were made.
+    assert not [p for p in requested if "openshift" in p or "subjectaccessreviews" in p], requested
+
+
+def test_openshift_project_live_adds_only_the_missing_global_pull_secret(kube: FakeKube, tmp_path: Path) -> None:
+    """The example has no openshift-config/pull-secret: offline that is unknown, live it is
+    known to be absent. With the projects' system:image-pullers bindings every SAR allows."""
+    openshift_cluster(kube, example_objects("openshift-project"))
+    got = live(kube, tmp_path, "-n", "payments")
+    assert_cluster(got, kube, openshift=True)
+    want = offline("openshift-project", "-n", "payments")
+    extra = [f for f in got.findings if canonical([f])[0] not in set(canonical(want.findings))]
+    assert [finding_key(f) for f in extra] == [
+        ("global-pull-secret-invalid", "error", "Secret", "openshift-config", "pull-secret", None)]
+    assert "does not exist" in extra[0]["message"]
+    assert canonical(f for f in got.findings if f not in extra) == canonical(want.findings)
+    assert not got.of("cross-project-pull-denied")
+    sars = [r for r in kube.requests if r.path == SAR_PATH]
+    assert len(sars) == 2 and all(r.method == "POST" and r.status == 201 for r in sars)  # default, deployer
+
+
+def test_openshift_project_without_image_pullers_binding(kube: FakeKube, tmp_path: Path) -> None:
+    """Without the system:image-pullers RoleBinding the SARs deny: each internal-registry container
+    gets cross-project-pull-denied (its own project), asked once per (service account, project)."""
+    openshift_cluster(kube, example_objects("openshift-project"), pullers=False)
+    got = live(kube, tmp_path, "-n", "payments")
+    want = offline("openshift-project", "-n", "payments")
+    assert got.keys() - want.keys() == {
+        ("global-pull-secret-invalid", "error", "Secret", "openshift-config", "pull-secret", None),
+        ("cross-project-pull-denied", "error", "Pod", "payments", "ledger", "ledger"),
+        ("cross-project-pull-denied", "error", "DeploymentConfig", "payments", "gateway", "gateway"),
+        ("cross-project-pull-denied", "error", "Deployment", "payments", "reports", "reports"),
+    }
+    assert want.keys() <= got.keys()
+    for f in got.of("cross-project-pull-denied"):
+        assert "system:image-pullers" in f["message"] and "own project" in f["message"]
+        assert f["fix"]["command"].startswith("kubectl pullsecret fix grant --from-namespace payments --sa ")
+    sars = [r for r in kube.requests if r.path == SAR_PATH]
+    assert len(sars) == 2  # (default, payments) for ledger and gateway, (deployer, payments) for reports
+
+
+def test_openshift_project_with_a_global_pull_secret_on_both_sides(kube: FakeKube, tmp_path: Path) -> None:
+    """Give offline the same global pull secret the cluster has: the reports are identical."""
+    gps = global_pull_secret()
+    openshift_cluster(kube, [*example_objects("openshift-project"), gps])
+    got = live(kube, tmp_path, "-n", "payments")
+    extra = tmp_path / "pull-secret.yaml"
+    extra.write_text(yaml.safe_dump(gps))
+    want = doctor("-f", EXAMPLES / "openshift-project", "-f", extra, "-n", "payments", "--no-probe", "-o", "json")
+    assert canonical(got.findings) == canonical(want.findings)
+    assert got.report["images"] == want.report["images"]
+    # The global pull secret feeds the node credentials on both sides.
+    assert any(c["source"] == "global" for i in got.report["images"] for c in i["credentials"]) or all(
+        "global (" in f["message"] for f in got.of("no-matching-credential"))
+    assert not got.of("global-pull-secret-invalid")
+
+
+def test_must_gather_live_equals_offline_but_for_the_empty_secret(kube: FakeKube, tmp_path: Path) -> None:
+    """A must-gather's empty secret value reads as "redacted" offline (data unavailable); on the
+    cluster the value really is empty, so the kubelet ignores the secret and pulls anonymously."""
+    openshift_cluster(kube, example_objects("must-gather"))
+    got = live(kube, tmp_path, "-A")
+    assert_cluster(got, kube, openshift=True)
+    want = offline("must-gather", "-A")
+    unavailable = ("pull-secret-data-unavailable", "info", "Secret", "data", "analytics-pull", None)
+    assert unavailable in want.keys()
+    assert got.keys() - want.keys() == {
+        ("pull-secret-wrong-type", "error", "Secret", "data", "analytics-pull", None),
+        ("dockerhub-anonymous", "warning", "Pod", "data", "analytics-0", "analytics"),
+    }
+    assert want.keys() - got.keys() == {unavailable}
+    changed = {"analytics-pull", "analytics-0"}
+    assert canonical(f for f in got.findings if f["object"]["name"] not in changed) == canonical(
+        f for f in want.findings if f["object"]["name"] not in changed)
+    # -A reads cluster-wide lists.
+    pods = [r.path for r in kube.requests if r.path.endswith("/pods")]
+    assert pods == ["/api/v1/pods"]
+
+
+def test_openshift_cluster_live_equals_offline(kube: FakeKube, tmp_path: Path) -> None:
+    openshift_cluster(kube, example_objects("openshift-cluster"))
+    got = live(kube, tmp_path, "-A")
+    assert_cluster(got, kube, openshift=True)
+    want = offline("openshift-cluster", "-A")
+    assert canonical(got.findings) == canonical(want.findings)
+    assert got.report["images"] == want.report["images"]
+    # One more passed check live: cross-project-pull-denied for web-0 (a SAR answered it).
+    assert got.report["summary"] == {**want.report["summary"], "ok": want.report["summary"]["ok"] + 1}
+    assert {f["check"] for f in got.findings} >= {"registry-blocked", "mirror-credential-missing",
+                                                  "global-pull-secret-rollout-pending"}
+    # The internal-registry pod web-0 was asked about; allowed by store's system:image-pullers.
+    assert len([r for r in kube.requests if r.path == SAR_PATH]) == 1
+
+
+def test_openshift_cluster_without_image_pullers_binding(kube: FakeKube, tmp_path: Path) -> None:
+    openshift_cluster(kube, example_objects("openshift-cluster"), pullers=False)
+    got = live(kube, tmp_path, "-A")
+    want = offline("openshift-cluster", "-A")
+    assert got.keys() - want.keys() == {("cross-project-pull-denied", "error", "Pod", "store", "web-0", "web")}
+    assert want.keys() <= got.keys()
