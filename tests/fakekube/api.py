@@ -28,7 +28,7 @@ from .store import Entry, Store, dumps, now_rfc3339
 Obj = dict[str, Any]
 JSON = "application/json"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
-_REVIEWS = ("subjectaccessreviews", "selfsubjectaccessreviews", "localsubjectaccessreviews")
+_REVIEWS = ("subjectaccessreviews", "selfsubjectaccessreviews", "localsubjectaccessreviews", "selfsubjectrulesreviews")
 _PATCH_TYPES = {
     "application/json-patch+json": "json",
     "application/merge-patch+json": "merge",
@@ -64,20 +64,22 @@ class Response:
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, reason: str, message: str, details: Obj | None = None) -> None:
+    def __init__(self, code: int, reason: str, message: str, details: Obj | None = None, *,
+                 metadata: Obj | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.message = message
         self.details = details
+        self.metadata = metadata
 
     def status(self) -> Obj:
-        return status_obj(self.code, self.reason, self.message, self.details)
+        return status_obj(self.code, self.reason, self.message, self.details, self.metadata)
 
 
-def status_obj(code: int, reason: str, message: str, details: Obj | None = None) -> Obj:
-    out: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure" if code >= 400 else "Success",
-                "message": message, "reason": reason}
+def status_obj(code: int, reason: str, message: str, details: Obj | None = None, metadata: Obj | None = None) -> Obj:
+    out: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": metadata or {},
+                "status": "Failure" if code >= 400 else "Success", "message": message, "reason": reason}
     if details is not None:
         out["details"] = details
     out["code"] = code
@@ -415,6 +417,14 @@ class ApiHandler:
         rv = self.store.resource_version
         if token:
             rv, after = _decode_continue(token)
+            if rv < self.store.compacted_rv:
+                fresh = _encode_continue(self.store.resource_version, after)
+                raise ApiError(410, "Expired", "The provided continue parameter is too old to display a consistent "
+                               "list result. You can start a new list without the continue parameter, or use the "
+                               "continue token in this response to retrieve the remainder of the results. Continuing "
+                               "with the provided token results in an inconsistent list - objects that were created, "
+                               "modified, or deleted between the time the first chunk was returned and now may show up "
+                               "in the list.", metadata={"continue": fresh})
         ns = t.namespace or None
         items: list[Entry] = []
         more = False
@@ -719,12 +729,9 @@ class ApiHandler:
             raise conflict(t.res, t.name, f"Precondition failed: ResourceVersion in precondition: "
                                           f"{pre['resourceVersion']}, ResourceVersion in object meta: "
                                           f"{meta.get('resourceVersion')}")
-        if dry_run:
-            gone: Entry | None = old
-        else:
-            gone = self.store.delete(t.res.key, t.namespace, t.name)
-            if gone is None:
-                raise not_found(t.res, t.name)
+        gone: Entry | None = old if dry_run else self.store.delete(t.res.key, t.namespace, t.name)
+        if gone is None:
+            raise not_found(t.res, t.name)
         if t.res.kind in ("Pod", "Namespace") or t.res.crd:
             return Response(200, self._entry_bytes(t.res, gone, True))
         details = _details(t.res, t.name)
@@ -768,6 +775,13 @@ class ApiHandler:
         res = t.res
         self._check_type(res, body)
         spec = body.get("spec") or {}
+        if res.plural == "selfsubjectrulesreviews":
+            rules = rbac.rules_for(self.store, req.user.name, req.user.groups, str(spec.get("namespace") or ""))
+            return self._json(201, {"kind": res.kind, "apiVersion": res.api_version,
+                                    "metadata": {"creationTimestamp": None}, "spec": spec, "status": {
+                                        "resourceRules": [r for r in rules if "nonResourceURLs" not in r],
+                                        "nonResourceRules": [r for r in rules if "nonResourceURLs" in r],
+                                        "incomplete": False}})
         ra = spec.get("resourceAttributes")
         nra = spec.get("nonResourceAttributes")
         name = f"{res.kind}.authorization.k8s.io"
@@ -821,8 +835,21 @@ class ApiHandler:
                 return False
             return (lm is None or lm(entry.obj)) and (fm is None or fm(entry.obj))
 
+        as_table = _wants(req.headers.get("accept", ""), "as=Table")
+        first = [True]
+
         def line(kind: str, entry: Entry) -> bytes:
-            return b'{"type":"' + kind.encode() + b'","object":' + self._entry_bytes(res, entry, True) + b"}\n"
+            if as_table:
+                doc = tables.table(res.key, [self._to_view(res, entry.obj)],
+                                   {"resourceVersion": entry.obj["metadata"]["resourceVersion"]},
+                                   req.query.get("includeObject", "Metadata"))
+                if not first[0]:
+                    doc["columnDefinitions"] = []  # as upstream: columns only in the first event
+                first[0] = False
+                payload = dumps(doc)
+            else:
+                payload = self._entry_bytes(res, entry, True)
+            return b'{"type":"' + kind.encode() + b'","object":' + payload + b"}\n"
 
         with self.store.lock:
             start_rv = self.store.resource_version
@@ -833,6 +860,7 @@ class ApiHandler:
                 except ValueError as e:
                     raise bad_request(f"invalid resource version: {since}") from e
                 oldest = self.store.events[0].rv if self.store.events else self.store.resource_version + 1
+                oldest = max(oldest, self.store.compacted_rv + 1)
                 if start_rv < oldest - 1 and start_rv < self.store.resource_version:
                     gone = status_obj(410, "Expired", f"too old resource version: {start_rv} ({oldest - 1})")
                     initial_bytes = b'{"type":"ERROR","object":' + dumps(gone) + b"}\n"

@@ -105,6 +105,12 @@ def _add(doc: Any, path: str, value: Any, op: str = "add") -> Any:
     return doc
 
 
+def _str(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise PatchError(f"operation has no string \"{what}\"", bad_request=True)
+    return value
+
+
 def json_patch(doc: Any, ops: Any) -> Any:
     if not isinstance(ops, list):
         raise PatchError("json: cannot unmarshal object into Go value of type jsonpatch.Patch", bad_request=True)
@@ -113,7 +119,7 @@ def json_patch(doc: Any, ops: Any) -> Any:
         if not isinstance(op, dict) or "op" not in op:
             raise PatchError("Unexpected kind: <nil>", bad_request=True)
         name = op["op"]
-        path = op.get("path")
+        path = _str(op.get("path"), "path")
         if name == "add":
             doc = _add(doc, path, copy.deepcopy(op.get("value")))
         elif name == "remove":
@@ -130,18 +136,15 @@ def json_patch(doc: Any, ops: Any) -> Any:
                 else:
                     parent[last] = copy.deepcopy(op.get("value"))
         elif name == "move":
-            value = _remove(doc, op.get("from"), "move")
+            value = _remove(doc, _str(op.get("from"), "from"), "move")
             doc = _add(doc, path, value, "move")
         elif name == "copy":
-            value = copy.deepcopy(_get(doc, op.get("from"), "copy"))
+            value = copy.deepcopy(_get(doc, _str(op.get("from"), "from"), "copy"))
             doc = _add(doc, path, value, "copy")
         elif name == "test":
             try:
                 current = _get(doc, path, "test")
             except PatchError:
-                current = None
-                if "value" in op and op["value"] is None:
-                    continue
                 raise PatchError(f"testing value {path} failed: test failed") from None
             if current != op.get("value"):
                 raise PatchError(f"testing value {path} failed: test failed")

@@ -1,7 +1,8 @@
 """Decoding of Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`) for a few types.
 
 kubectl's typed clientset sends protobuf: `kubectl create secret|configmap|serviceaccount|namespace|
-rolebinding|clusterrolebinding|role|clusterrole` and `kubectl auth can-i` (SelfSubjectAccessReview) all POST
+rolebinding|clusterrolebinding|role|clusterrole` and `kubectl auth can-i [--list]` (SelfSubjectAccessReview,
+SelfSubjectRulesReview) all POST
 protobuf bodies. The fake server decodes those (the envelope is "k8s\\0" + runtime.Unknown{typeMeta, raw})
 into the JSON form and answers in JSON, which clients accept. Field numbers follow the upstream
 generated.proto files; other kinds are answered with 415.
@@ -63,6 +64,8 @@ SCHEMAS: dict[str, dict[int, Field]] = {
     "SelfSubjectAccessReview": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "SelfSubjectAccessReviewSpec", False)},
     "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes", False),
                                     2: ("nonResourceAttributes", "NonResourceAttributes", False)},
+    "SelfSubjectRulesReview": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "SelfSubjectRulesReviewSpec", False)},
+    "SelfSubjectRulesReviewSpec": {1: ("namespace", "string", False)},
     "SubjectAccessReview": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "SubjectAccessReviewSpec", False)},
     "LocalSubjectAccessReview": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "SubjectAccessReviewSpec", False)},
     "SubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes", False),
@@ -107,6 +110,7 @@ def _fields(buf: bytes) -> list[tuple[int, int, Any]]:
     while pos < len(buf):
         key, pos = _varint(buf, pos)
         number, wire = key >> 3, key & 7
+        value: Any
         if wire == 0:
             value, pos = _varint(buf, pos)
         elif wire == 2:

@@ -116,6 +116,25 @@ def authorize(store: Store, attrs: Attributes) -> tuple[bool, str]:
     return False, ""
 
 
+def rules_for(store: Store, user_name: str, groups: Sequence[str], namespace: str) -> list[Obj]:
+    """Every rule granted to the user in the namespace (cluster-wide bindings included), for
+    SelfSubjectRulesReview."""
+    attrs = Attributes(user_name, tuple(groups), namespace=namespace)
+    if MASTERS in groups:
+        return [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}, {"verbs": ["*"], "nonResourceURLs": ["*"]}]
+    rules: list[Obj] = [{"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
+                         "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]},
+                        {"verbs": ["get"], "nonResourceURLs": sorted(_PUBLIC_PATHS)}]
+    for binding in store.all((RBAC, "clusterrolebindings")):
+        if any(_subject_matches(s, attrs, "") for s in binding.obj.get("subjects") or []):
+            rules += _role_rules(store, binding.obj.get("roleRef") or {}, "")[0]
+    if namespace:
+        for binding in store.scan((RBAC, "rolebindings"), namespace):
+            if any(_subject_matches(s, attrs, namespace) for s in binding.obj.get("subjects") or []):
+                rules += _role_rules(store, binding.obj.get("roleRef") or {}, namespace)[0]
+    return rules
+
+
 def _describe(subject: Obj) -> str:
     if subject.get("kind") == "ServiceAccount":
         return f"ServiceAccount \"{subject.get('name')}/{subject.get('namespace', '')}\""

@@ -93,6 +93,8 @@ RESOURCES: tuple[Resource, ...] = (
     _r("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", namespaced=False,
        verbs=CREATE_ONLY),
     _r("authorization.k8s.io", "v1", "localsubjectaccessreviews", "LocalSubjectAccessReview", verbs=CREATE_ONLY),
+    _r("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", namespaced=False,
+       verbs=CREATE_ONLY),
     _r("events.k8s.io", "v1", "events", "Event", short_names=("ev",), storage=("", "events")),
     # OpenShift
     _r("apps.openshift.io", "v1", "deploymentconfigs", "DeploymentConfig", short_names=("dc",), categories=ALL,

@@ -12,7 +12,7 @@ import struct
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -65,17 +65,22 @@ class FaultRule:
     reset: bool = False
     times: int | None = None
     body: Any = None
+    query: Mapping[str, str] | None = None  # parameter -> regex its value must match (re.search)
     hits: int = 0
     _regex: re.Pattern[str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._regex = re.compile(self.path) if self.path else None
 
-    def matches(self, method: str, path: str, user: str | None) -> bool:
+    def matches(self, method: str, path: str, user: str | None, query: Mapping[str, str] | None = None) -> bool:
         if self.method is not None and self.method.upper() != method:
             return False
         if self._regex is not None and not self._regex.search(path):
             return False
+        if self.query is not None:
+            given = query or {}
+            if any(k not in given or not re.search(v, given[k]) for k, v in self.query.items()):
+                return False
         if self.user is not None and self.user != user:
             return False
         return self.times is None or self.hits < self.times
@@ -125,46 +130,61 @@ class _Handler(BaseHTTPRequestHandler):
         path = split.path
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(split.query, keep_blank_values=True).items()}
         user: User | None = None
-        status = 500
+        recorded = False
+
+        def record(status: int) -> None:
+            # logged before the answer is written, so a client that has its answer finds the record
+            nonlocal recorded
+            if not recorded:
+                recorded = True
+                fake._record(RequestRecord(self.command, path, query, user.name if user else None, status,
+                                           time.perf_counter() - start, self.headers.get("Accept", ""),
+                                           self.headers.get("Content-Type", "")))
+
+        def reply(response: Response) -> None:
+            record(response.status)
+            self._send(response)
+
         try:
             body = self._read_body()
             user = fake._authenticate(self.headers.get("Authorization", ""))
             if path == "/fakekube/requests":
-                status = self._send(Response(200, dumps(fake._log_summary())))
+                reply(Response(200, dumps(fake._log_summary())))
                 return
-            rule = fake._take_fault(self.command, path, user.name if user else None)
+            if user is not None:
+                user = fake._impersonate(user, self.headers)
+            rule = fake._take_fault(self.command, path, user.name if user else None, query)
             if rule is not None:
                 if rule.delay:
                     time.sleep(rule.delay)
                 if rule.reset:
                     raise _Reset()
                 if rule.status:
-                    status = self._send(fake._fault_response(rule))
+                    reply(fake._fault_response(rule))
                     return
             if user is None:
-                status = self._send(_status_response(ApiError(401, "Unauthorized", "Unauthorized")))
+                reply(_status_response(ApiError(401, "Unauthorized", "Unauthorized")))
                 return
             req = Request(self.command, path, query, {k.lower(): v for k, v in self.headers.items()}, body, user)
             try:
                 response = fake._api.handle(req)
             except ApiError as e:
                 response = _status_response(e)
-            status = self._send(response)
+            reply(response)
+        except ApiError as e:
+            reply(_status_response(e))
         except _Reset:
-            status = 0
+            record(0)
             self._reset()
         except (ConnectionError, ssl.SSLError, TimeoutError, OSError):
             self.close_connection = True
         except Exception as e:  # noqa: BLE001 - never let a handler thread die on bad input
             try:
-                status = self._send(_status_response(ApiError(500, "InternalError",
-                                                              f"Internal error occurred: {type(e).__name__}: {e}")))
+                reply(_status_response(ApiError(500, "InternalError", f"Internal error occurred: {type(e).__name__}: {e}")))
             except OSError:
                 self.close_connection = True
         finally:
-            fake._record(RequestRecord(self.command, path, query, user.name if user else None, status,
-                                       time.perf_counter() - start, self.headers.get("Accept", ""),
-                                       self.headers.get("Content-Type", "")))
+            record(500)
 
     def _reset(self) -> None:
         self.close_connection = True
@@ -178,7 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 raw.close()
 
-    def _send(self, response: Response) -> int:
+    def _send(self, response: Response) -> None:
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Cache-Control", "no-cache, private")
@@ -195,13 +215,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
             finally:
                 self.close_connection = True
-            return response.status
+            return
         body = b"" if self.command == "HEAD" else response.body
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         if body:
             self.wfile.write(body)
-        return response.status
 
 
 def _status_response(error: ApiError) -> Response:
@@ -404,6 +423,33 @@ class FakeKube:
             return None
         return self._users.get(token.strip())
 
+    def _impersonate(self, user: User, headers: Any) -> User:
+        """Impersonate-User / Impersonate-Group (kubectl --as/--as-group): allowed with the impersonate verb."""
+        target = headers.get("Impersonate-User")
+        groups = list(headers.get_all("Impersonate-Group") or [])
+        if not target and not groups:
+            return user
+        if not target:
+            raise ApiError(500, "InternalError", "Internal error occurred: requested [{Kind: Group ...}] without "
+                           "impersonating a user")
+        checks: list[rbac.Attributes] = []
+        sa = target.split(":")
+        if len(sa) == 4 and sa[:2] == ["system", "serviceaccount"]:
+            checks.append(rbac.Attributes(user.name, user.groups, "impersonate", sa[2], "", "serviceaccounts", "",
+                                          sa[3]))
+            groups += ["system:serviceaccounts", f"system:serviceaccounts:{sa[2]}"]
+        else:
+            checks.append(rbac.Attributes(user.name, user.groups, "impersonate", "", "", "users", "", target))
+        checks += [rbac.Attributes(user.name, user.groups, "impersonate", "", "", "groups", "", g)
+                   for g in headers.get_all("Impersonate-Group") or []]
+        for attrs in checks:
+            if not rbac.authorize(self.store, attrs)[0]:
+                raise ApiError(403, "Forbidden", rbac.forbidden_message(attrs),
+                               {"name": attrs.name, "kind": attrs.resource})
+        if "system:authenticated" not in groups:
+            groups.append("system:authenticated")
+        return User(target, tuple(groups))
+
     def kubeconfig(self, path: str | Path, user: str = ADMIN_USER, namespace: str | None = None,
                    context: str = "fake") -> Path:
         """Write a kubeconfig for `user` (name of a user added with add_user) and return its path."""
@@ -430,10 +476,13 @@ class FakeKube:
     # -- faults ----------------------------------------------------------------------------------------
     def fault(self, method: str | None = None, path: str | None = None, user: str | None = None,
               status: int | None = None, retry_after: int | None = None, delay: float | None = None,
-              reset: bool = False, times: int | None = None, body: Any = None) -> FaultRule:
-        """Inject a fault for matching requests: delay (seconds, then served normally unless status/reset), an
-        error status (a Status body, or `body`; Retry-After header when retry_after), or a connection reset."""
-        rule = FaultRule(method, path, user, status, retry_after, delay, reset, times, body)
+              reset: bool = False, times: int | None = None, body: Any = None, *,
+              query: Mapping[str, str] | None = None) -> FaultRule:
+        """Inject a fault for matching requests (method, regex on the URL path, user, and query parameters whose
+        values match regexes): delay (seconds, then served normally unless status/reset), an error status (a
+        Status body, or `body`; Retry-After header when retry_after), or a connection reset. The first matching
+        rule that is not exhausted applies; `times` None = forever."""
+        rule = FaultRule(method, path, user, status, retry_after, delay, reset, times, body, query)
         with self._lock:
             self._faults.append(rule)
         return rule
@@ -453,10 +502,16 @@ class FakeKube:
         with self._api.forbid_lock:
             self._api.forbids.clear()
 
-    def _take_fault(self, method: str, path: str, user: str | None) -> FaultRule | None:
+    def compact(self) -> None:
+        """Like an etcd compaction: continue tokens and watch resourceVersions issued so far answer 410 Expired."""
+        with self.store.lock:
+            self.store.compacted_rv = self.store._next_rv()
+
+    def _take_fault(self, method: str, path: str, user: str | None,
+                    query: Mapping[str, str] | None = None) -> FaultRule | None:
         with self._lock:
             for rule in self._faults:
-                if rule.matches(method, path, user):
+                if rule.matches(method, path, user, query):
                     rule.hits += 1
                     return rule
         return None

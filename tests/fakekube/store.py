@@ -109,6 +109,8 @@ class Store:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self._rv = 1000
+        #: continue tokens and watches from before this resourceVersion answer 410 Expired (etcd compaction)
+        self.compacted_rv = 0
         self._buckets: dict[BucketKey, Bucket] = {}
         self.events: list[WatchEvent] = []  # for watch; bounded
         self._max_events = 5000

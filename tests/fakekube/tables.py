@@ -63,7 +63,7 @@ def _pod_status(pod: Obj) -> str:
             continue
         waiting = state.get("waiting") or {}
         if waiting.get("reason") and waiting["reason"] != "PodInitializing":
-            return "Init:" + waiting["reason"]
+            return "Init:" + str(waiting["reason"])
     for cs in reversed(status.get("containerStatuses") or []):
         state = cs.get("state") or {}
         if (state.get("waiting") or {}).get("reason"):

@@ -267,7 +267,8 @@ def test_kubectl_apply_creates_then_updates(kubectl: KubectlRun, v1: k8s.CoreV1A
 
 
 @needs_kubectl
-def test_kubectl_create_and_delete_secret(kubectl: KubectlRun, v1: k8s.CoreV1Api, tmp_path: Path) -> None:
+def test_kubectl_create_and_delete_secret(kubectl: KubectlRun, v1: k8s.CoreV1Api, api: FakeKube,
+                                          tmp_path: Path) -> None:
     auth = tmp_path / "config.json"
     auth.write_text(json.dumps({"auths": {"registry.example.com": {"auth": "dTpw"}}}))
     out = kubectl("create", "secret", "generic", "pull", "--type=kubernetes.io/dockerconfigjson",
@@ -278,6 +279,24 @@ def test_kubectl_create_and_delete_secret(kubectl: KubectlRun, v1: k8s.CoreV1Api
                   "--from-literal=x=y", check=False)
     assert bad.returncode == 1
     assert 'Secret "broken" is invalid: data[.dockerconfigjson]: Required value' in bad.stderr
+    # typed kubectl commands send protobuf bodies; the fake decodes them
+    out = kubectl("create", "secret", "docker-registry", "dr", "--docker-server=registry.example.com",
+                  "--docker-username=u", "--docker-password=p").stdout
+    assert "secret/dr created" in out
+    made = v1.read_namespaced_secret("dr", "shop")
+    auths = json.loads(base64.b64decode(made.data[".dockerconfigjson"]))["auths"]
+    assert auths["registry.example.com"]["auth"] == base64.b64encode(b"u:p").decode()
+    posts = [r for r in api.requests if r.method == "POST" and r.path == "/api/v1/namespaces/shop/secrets"]
+    assert posts[-1].content_type == "application/vnd.kubernetes.protobuf" and posts[-1].status == 201
+    kubectl("create", "rolebinding", "pullers", "--clusterrole=system:image-puller",
+            "--group=system:serviceaccounts:other")
+    binding = api.get_object("RoleBinding", "shop", "pullers")
+    assert binding is not None and binding["subjects"] == [
+        {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "system:serviceaccounts:other"}]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                  "name": "system:image-puller"}
+    kubectl("patch", "serviceaccount", "default", "-p", '{"imagePullSecrets":[{"name":"dr"}]}')
+    assert v1.read_namespaced_service_account("default", "shop").image_pull_secrets[0].name == "dr"
     assert 'secret "pull" deleted' in kubectl("delete", "secret", "pull").stdout
     with pytest.raises(ApiException) as err:
         v1.read_namespaced_secret("pull", "shop")
@@ -551,6 +570,41 @@ def test_view_user_in_one_namespace(api: FakeKube, tmp_path: Path, kubectl: Kube
                                      'resource "pods" in API group "" in the namespace "other"')
     can = kubectl("auth", "can-i", "get", "secrets", config=config, check=False)
     assert can.stdout.strip() == "no"
+
+
+@needs_kubectl
+def test_impersonation_and_rules_review(api: FakeKube, kubectl: KubectlRun, tmp_path: Path) -> None:
+    api.add(role_binding("alice-view", "shop", "view", [user("alice")]))
+    assert "web-1" in kubectl("get", "pods", "--as=alice").stdout
+    denied = kubectl("get", "secrets", "--as=alice", check=False)
+    assert denied.returncode == 1 and 'User "alice" cannot list resource "secrets"' in denied.stderr
+    assert api.requests[-1].user == "alice"
+    rules = kubectl("auth", "can-i", "--list", "--as=alice").stdout
+    assert any(line.split()[:1] == ["pods"] and "[get list watch]" in line for line in rules.splitlines())
+    assert not any(line.startswith("secrets ") for line in rules.splitlines())
+    api.add_user("carol", "carol-token")
+    carol = api.kubeconfig(tmp_path / "carol", user="carol")
+    refused = kubectl("get", "pods", "--as=alice", config=carol, check=False)
+    assert 'users "alice" is forbidden: User "carol" cannot impersonate resource "users" in API group "" at the ' \
+           'cluster scope' in refused.stderr
+
+
+def test_expired_continue_token_and_query_faults(v1: k8s.CoreV1Api, api: FakeKube) -> None:
+    first = v1.list_pod_for_all_namespaces(limit=2)
+    api.compact()
+    with pytest.raises(ApiException) as err:
+        v1.list_pod_for_all_namespaces(limit=2, _continue=first.metadata._continue)
+    body = json.loads(err.value.body)
+    assert err.value.status == 410 and body["reason"] == "Expired"
+    assert body["message"].startswith("The provided continue parameter is too old")
+    rest = v1.list_pod_for_all_namespaces(limit=10, _continue=body["metadata"]["continue"])
+    assert names(first.items) + names(rest.items) == ["api-1", "batch-1", "db-0", "web-1", "web-2"]
+    # faults can match query parameters: only the second page fails
+    api.fault(path="/api/v1/pods$", query={"continue": "."}, status=500, times=1)
+    page = v1.list_pod_for_all_namespaces(limit=2)
+    with pytest.raises(ApiException) as err:
+        v1.list_pod_for_all_namespaces(limit=2, _continue=page.metadata._continue)
+    assert err.value.status == 500
 
 
 def test_rolebinding_creation_needs_the_granted_permissions(api: FakeKube, tmp_path: Path) -> None:
