@@ -196,9 +196,11 @@ class Cluster:
                     config_dict=merged.config, active_context=opts.context, config_base_path=None)
                 loader.load_and_set(configuration)  # type: ignore[no-untyped-call]
                 current = loader.current_context
-                context_name = current["name"]
+                context_name = str(current["name"])
                 ctx = current["context"]
-                namespace = ctx.safe_get("namespace") if hasattr(ctx, "safe_get") else None
+                # A plain dict for one file, a ConfigNode for a merged list.
+                raw = ctx.value if hasattr(ctx, "value") else ctx
+                namespace = raw.get("namespace") if isinstance(raw, dict) else None
             elif opts.context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
                 from kubernetes.config.incluster_config import load_incluster_config
 

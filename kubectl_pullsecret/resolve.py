@@ -471,6 +471,14 @@ def pull_secrets_injected(snapshot: Snapshot, subject: Subject) -> bool:
     owner's template when the input has it, else guessed: all of them are the SA's."""
     if not subject.created:
         return subject.pull_secrets_from_sa
+    # Asked by several checks for every pod: answered once per subject.
+    key = ("injected", id(subject))
+    if key not in snapshot.memo:
+        snapshot.memo[key] = _injected(snapshot, subject)
+    return bool(snapshot.memo[key])
+
+
+def _injected(snapshot: Snapshot, subject: Subject) -> bool:
     if not subject.pull_secrets:
         return False
     owner = _controller_of(subject.obj)

@@ -68,6 +68,7 @@ class Snapshot:
     denied: tuple[Denied, ...] = ()
     access: Mapping[tuple[str, str, str], bool | None] = field(default_factory=dict)
     _index: dict[tuple[str, str, str], Obj] = field(default_factory=dict, repr=False, compare=False)
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)  # derived per-run answers
 
     def __post_init__(self) -> None:
         for kind, items in self.objects.items():

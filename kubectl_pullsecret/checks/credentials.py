@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from kubectl_pullsecret import keyring
 from kubectl_pullsecret.checks.base import Context, credential_fix, for_container, restart_fix
@@ -153,6 +154,7 @@ def _split_port(host: str) -> tuple[str, str]:
     return name, port
 
 
+@lru_cache(maxsize=65536)  # the same keys and images recur in every namespace
 def key_mismatch(raw_key: str, ref: Reference) -> tuple[str, str] | None:
     """Is this entry meant for the image's registry but keyed so the kubelet never
     matches it? Returns (why, the key that would match) or None."""
@@ -262,35 +264,46 @@ def check_crio_disagree(ctx: Context) -> Iterator[Finding]:
         if ref is None or res.keyring_error:
             continue
         for src in res.pod_sources + ctx.node.sources:
-            kubelet = _source_keyring(ctx, src).lookup(ref.name)
-            k_entry = kubelet[0].entry if kubelet else None
-            c = keyring.cimage_lookup(src.config, ref.name, legacy=src.config.format == "dockercfg")
-            c_entry = c.entry if c.credentials else None
-            if len(c.candidates) > 1 and any(k_entry is None or e.key != k_entry.key for e in c.candidates):
-                c_text = (f"picks any one of {', '.join(repr(e.key) for e in c.candidates)} (they all mean "
-                          f"{ref.registry}, and Go's map order is random), so the user varies between "
-                          f"{', '.join(sorted({e.username or '-' for e in c.candidates}))}")
-            elif (k_entry is None and c_entry is None) or (
-                    k_entry is not None and c_entry is not None and k_entry.key == c_entry.key):
-                continue
-            elif c.helper:
-                c_text = (f"asks the credential helper listed under credHelpers for {ref.registry} and never reads "
-                          "`auths` for it")
-            elif c.entry is None and c.error:
-                c_text = f"cannot use the file at all ({c.error})"
-            elif c.entry is not None and c_entry is None:
-                reason = c.entry.cimage.error or c.entry.cimage.note or "it yields no credential"
-                c_text = f"finds {_describe(c.entry)} but uses no credential from it ({reason})"
-            elif c_entry is None and k_entry is not None:
-                c_text = f"finds no entry ({_why_cimage_misses(k_entry.key)})"
-            else:
-                c_text = f"uses {_describe(c_entry)}"
-            k_text = f"tries {_describe(k_entry)} first" if k_entry else "matches no entry"
-            if src.node:
-                why = ("CRI-O reads the node file itself when the kubelet passes no credential, and podman/skopeo "
-                       "on the node read it with these rules")
-            else:
-                why = ("a check with podman or skopeo using this secret's content as an auth file gives a different "
-                       "answer than the kubelet")
-            msg = (f"For {ref.name} in {src.name}, the kubelet {k_text}, while containers/image {c_text}: {why}.")
-            yield for_container("crio-kubelet-disagree", Severity.WARNING, res, msg)
+            # Every pod with this source and image gets the same answer: computed once.
+            memo: dict[tuple[str, str], str | None] = ctx.memo.setdefault("crio_disagree", {})
+            if (src.name, ref.name) not in memo:
+                memo[(src.name, ref.name)] = _crio_disagreement(ctx, src, ref)
+            msg = memo[(src.name, ref.name)]
+            if msg is not None:
+                yield for_container("crio-kubelet-disagree", Severity.WARNING, res, msg)
+
+
+def _crio_disagreement(ctx: Context, src: keyring.Source, ref: Reference) -> str | None:
+    """The containers/image-vs-kubelet difference for one source and image, or None."""
+    kubelet = _source_keyring(ctx, src).lookup(ref.name)
+    k_entry = kubelet[0].entry if kubelet else None
+    c = keyring.cimage_lookup(src.config, ref.name, legacy=src.config.format == "dockercfg")
+    c_entry = c.entry if c.credentials else None
+    if len(c.candidates) > 1 and any(k_entry is None or e.key != k_entry.key for e in c.candidates):
+        c_text = (f"picks any one of {', '.join(repr(e.key) for e in c.candidates)} (they all mean "
+                  f"{ref.registry}, and Go's map order is random), so the user varies between "
+                  f"{', '.join(sorted({e.username or '-' for e in c.candidates}))}")
+    elif (k_entry is None and c_entry is None) or (
+            k_entry is not None and c_entry is not None and k_entry.key == c_entry.key):
+        return None
+    elif c.helper:
+        c_text = (f"asks the credential helper listed under credHelpers for {ref.registry} and never reads "
+                  "`auths` for it")
+    elif c.entry is None and c.error:
+        c_text = f"cannot use the file at all ({c.error})"
+    elif c.entry is not None and c_entry is None:
+        reason = c.entry.cimage.error or c.entry.cimage.note or "it yields no credential"
+        c_text = f"finds {_describe(c.entry)} but uses no credential from it ({reason})"
+    elif c_entry is None and k_entry is not None:
+        c_text = f"finds no entry ({_why_cimage_misses(k_entry.key)})"
+    else:
+        c_text = f"uses {_describe(c_entry)}"
+    k_text = f"tries {_describe(k_entry)} first" if k_entry else "matches no entry"
+    if src.node:
+        why = ("CRI-O reads the node file itself when the kubelet passes no credential, and podman/skopeo "
+               "on the node read it with these rules")
+    else:
+        why = ("a check with podman or skopeo using this secret's content as an auth file gives a different "
+               "answer than the kubelet")
+    msg = (f"For {ref.name} in {src.name}, the kubelet {k_text}, while containers/image {c_text}: {why}.")
+    return msg
