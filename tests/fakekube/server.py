@@ -199,28 +199,34 @@ class _Handler(BaseHTTPRequestHandler):
                 raw.close()
 
     def _send(self, response: Response) -> None:
+        if response.stream is None:
+            self._send_once(response)
+            return
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Cache-Control", "no-cache, private")
-        self.send_header("Audit-Id", "00000000-0000-0000-0000-000000000000")
         for k, v in response.headers.items():
             self.send_header(k, v)
-        if response.stream is not None:
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            try:
-                for chunk in response.stream:
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                    self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
-            finally:
-                self.close_connection = True
-            return
-        body = b"" if self.command == "HEAD" else response.body
-        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        if body:
-            self.wfile.write(body)
+        try:
+            for chunk in response.stream:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        finally:
+            self.close_connection = True
+
+    def _send_once(self, response: Response) -> None:
+        """Status line, headers and body in one write: a small header segment followed by the body would
+        otherwise wait for the client's delayed ACK (Nagle), ~40 ms per response."""
+        phrase = self.responses.get(response.status, ("",))[0]
+        lines = [f"{self.protocol_version} {response.status} {phrase}", f"Server: {self.server_version}",
+                 f"Date: {self.date_time_string()}", f"Content-Type: {response.content_type}",
+                 "Cache-Control: no-cache, private", "Audit-Id: 00000000-0000-0000-0000-000000000000",
+                 *(f"{k}: {v}" for k, v in response.headers.items()), f"Content-Length: {len(response.body)}"]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.wfile.write(head if self.command == "HEAD" else head + response.body)
 
 
 def _status_response(error: ApiError) -> Response:
@@ -242,6 +248,7 @@ class _HttpServer(ThreadingHTTPServer):
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             request.settimeout(10)
             tls = self.context.wrap_socket(request, server_side=True)
             tls.settimeout(None)
