@@ -570,6 +570,8 @@ class ApiHandler:
         self._check_namespace(t)
         stored = self._admit(t, obj, None, req.user)
         name = stored["metadata"]["name"]
+        if res.group == "" and res.plural == "pods":
+            self._service_account_admission(stored)
         if self.store.get(res.key, t.namespace, name) is not None:
             raise ApiError(409, "AlreadyExists", f"{res.qualified} \"{name}\" already exists", _details(res, name))
         if dry_run:
@@ -580,7 +582,26 @@ class ApiHandler:
             if self.store.get(res.key, t.namespace, name) is not None:
                 raise ApiError(409, "AlreadyExists", f"{res.qualified} \"{name}\" already exists", _details(res, name))
             entry = self.store.put(res.key, stored, typed=not res.crd)
+            if res.group == "" and res.plural == "namespaces" and self.store.get(("", "serviceaccounts"), name,
+                                                                                 "default") is None:
+                # the service account controller gives every new namespace its "default" account
+                self.store.put(("", "serviceaccounts"), {"kind": "ServiceAccount", "apiVersion": "v1",
+                                                         "metadata": {"name": "default", "namespace": name}})
         return Response(201, self._entry_bytes(res, entry, True))
+
+    def _service_account_admission(self, pod: Obj) -> None:
+        """The ServiceAccount admission plugin: the pod's account must exist, and a pod without
+        imagePullSecrets gets the account's."""
+        spec = pod.get("spec") or {}
+        meta = pod["metadata"]
+        sa_name = spec.get("serviceAccountName") or "default"
+        sa = self.store.get(("", "serviceaccounts"), meta["namespace"], sa_name)
+        if sa is None:
+            raise ApiError(403, "Forbidden", f"pods \"{meta['name']}\" is forbidden: error looking up service account "
+                           f"{meta['namespace']}/{sa_name}: serviceaccount \"{sa_name}\" not found",
+                           {"name": meta["name"], "kind": "pods"})
+        if not spec.get("imagePullSecrets") and sa.obj.get("imagePullSecrets"):
+            spec["imagePullSecrets"] = [{"name": r.get("name", "")} for r in sa.obj["imagePullSecrets"]]
 
     def _store_update(self, t: Target, old: Entry, new: Obj, expected_rv: str | None, dry_run: bool,
                       user: User, *, retry_on_change: bool = False) -> Response:

@@ -496,6 +496,51 @@ def test_pod_spec_is_immutable_and_secret_type_too(v1: k8s.CoreV1Api) -> None:
     assert err.value.status == 422 and "field is immutable" in json.loads(err.value.body)["message"]
 
 
+def test_pod_creation_runs_service_account_admission(v1: k8s.CoreV1Api, api: FakeKube) -> None:
+    body = {"metadata": {"generateName": "job-"}, "spec": {"serviceAccountName": "db",
+                                                           "containers": [{"name": "c", "image": "x"}]}}
+    made = v1.create_namespaced_pod("shop", body)
+    assert made.metadata.name.startswith("job-") and len(made.metadata.name) == len("job-") + 5
+    assert [s.name for s in made.spec.image_pull_secrets] == ["a", "b"]  # copied from the service account
+    body["spec"]["serviceAccountName"] = "ghost"  # type: ignore[index]
+    with pytest.raises(ApiException) as err:
+        v1.create_namespaced_pod("shop", body)
+    assert err.value.status == 403
+    assert json.loads(err.value.body)["message"].endswith(
+        'is forbidden: error looking up service account shop/ghost: serviceaccount "ghost" not found')
+    v1.create_namespace({"metadata": {"name": "fresh"}})
+    assert api.get_object("ServiceAccount", "fresh", "default") is not None
+    assert api.get_object("Namespace", None, "fresh")["status"] == {"phase": "Active"}  # type: ignore[index]
+
+
+def test_strategic_merge_directives() -> None:
+    from tests.fakekube.patch import strategic_merge_patch
+
+    deployment = {"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
+                           "template": {"metadata": {"finalizers": ["a"]}, "spec": {
+                               "containers": [{"name": "a", "image": "1", "env": [{"name": "X", "value": "1"}]},
+                                              {"name": "b", "image": "1"}],
+                               "volumes": [{"name": "v1"}, {"name": "v2"}]}}}}
+    patched = strategic_merge_patch("Deployment", deployment, {"spec": {
+        "strategy": {"$retainKeys": ["type"], "type": "Recreate"},
+        "template": {"spec": {
+            "$setElementOrder/containers": [{"name": "b"}, {"name": "a"}],
+            "containers": [{"name": "a", "env": [{"name": "Y", "value": "2"}]}],
+            "volumes": [{"name": "v1", "$patch": "delete"}]}}}})
+    spec = patched["spec"]
+    assert spec["strategy"] == {"type": "Recreate"}
+    assert [c["name"] for c in spec["template"]["spec"]["containers"]] == ["b", "a"]
+    assert spec["template"]["spec"]["containers"][1]["env"] == [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}]
+    assert spec["template"]["spec"]["volumes"] == [{"name": "v2"}]
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"  # type: ignore[index]  # input untouched
+    replaced = strategic_merge_patch("Deployment", deployment, {"spec": {"template": {"spec": {
+        "containers": [{"$patch": "replace"}, {"name": "only", "image": "2"}]}}}})
+    assert replaced["spec"]["template"]["spec"]["containers"] == [{"name": "only", "image": "2"}]
+    sa = {"secrets": [{"name": "a"}], "imagePullSecrets": [{"name": "a"}]}
+    assert strategic_merge_patch("ServiceAccount", sa, {"imagePullSecrets": [{"name": "b"}], "secrets": [
+        {"name": "b"}]}) == {"secrets": [{"name": "a"}, {"name": "b"}], "imagePullSecrets": [{"name": "b"}]}
+
+
 # -- RBAC ------------------------------------------------------------------------------------------------
 
 def _sar(api_client: k8s.ApiClient, user_name: str, groups: list[str], namespace: str) -> k8s.V1SubjectAccessReview:
