@@ -127,7 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         start = time.perf_counter()
         split = urllib.parse.urlsplit(self.path)
-        path = split.path
+        path = urllib.parse.unquote(split.path)  # clients escape ':' in names (system:image-pullers)
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(split.query, keep_blank_values=True).items()}
         user: User | None = None
         recorded = False

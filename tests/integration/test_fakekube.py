@@ -553,6 +553,9 @@ def _sar(api_client: k8s.ApiClient, user_name: str, groups: list[str], namespace
 
 def test_subject_access_review_from_image_puller_binding(v1: k8s.CoreV1Api, api: FakeKube) -> None:
     api.add(role_binding("system:image-pullers", "shop", "system:image-puller", [group("system:serviceaccounts:shop")]))
+    rbac_api = k8s.RbacAuthorizationV1Api(v1.api_client)
+    assert rbac_api.read_namespaced_role_binding("system:image-pullers", "shop").role_ref.name == "system:image-puller"
+    assert api.requests[-1].path == "/apis/rbac.authorization.k8s.io/v1/namespaces/shop/rolebindings/system:image-pullers"
     builder = "system:serviceaccount:shop:builder"
     allowed = _sar(v1.api_client, builder, ["system:serviceaccounts", "system:serviceaccounts:shop",
                                             "system:authenticated"], "shop")
