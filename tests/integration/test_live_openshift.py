@@ -1,7 +1,10 @@
 """The OpenShift checks against a live (fake) OpenShift cluster: SubjectAccessReviews, the
 cluster-scoped configuration (ClusterVersion, ClusterOperator, image.config, MachineConfigPools,
 mirror sets), the global pull secret as the nodes' credentials, and what a plain Kubernetes
-cluster is spared."""
+cluster is spared.
+
+These tests run doctor many times against changing cluster state, so they run it in-process
+(`doctor_in_process`); test_live_parity.py runs the same OpenShift reads as a subprocess."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from tests.integration.live_helpers import (
     b64,
     cluster_version,
     doctor,
+    doctor_in_process,
     event,
     global_pull_secret,
     image_config,
@@ -89,7 +93,7 @@ def run(api: FakeKube, tmp_path: Path, *args: str) -> Run:
     kc = tmp_path / "kubeconfig"
     if not kc.exists():
         api.kubeconfig(kc)
-    result = doctor(*args, "--no-probe", "-o", "json", kubeconfig=kc)
+    result = doctor_in_process(*args, "--no-probe", "-o", "json", kubeconfig=kc)
     assert result.code in (0, 1), result
     assert result.report["cluster"]["openshift"] is True
     return result
