@@ -385,8 +385,7 @@ class ApiHandler:
     def _get(self, req: Request, t: Target) -> Response:
         entry = self._existing(t)
         if _wants(req.headers.get("accept", ""), "as=Table"):
-            obj = self._to_view(t.res, entry.obj)
-            doc = tables.table(t.res.key, [obj], {"resourceVersion": entry.obj["metadata"]["resourceVersion"]},
+            doc = tables.table(t.res.key, [entry.obj], {"resourceVersion": entry.obj["metadata"]["resourceVersion"]},
                                req.query.get("includeObject", "Metadata"))
             return self._json(200, doc, "application/json;as=Table;v=v1;g=meta.k8s.io")
         return Response(200, self._entry_bytes(t.res, entry, True))
@@ -444,7 +443,7 @@ class ApiHandler:
             if lm is None and fm is None:
                 meta["remainingItemCount"] = self.store.count(res.key, ns, items[-1].key)
         if _wants(req.headers.get("accept", ""), "as=Table"):
-            doc = tables.table(res.key, [self._to_view(res, e.obj) for e in items], meta,
+            doc = tables.table(res.key, [e.obj for e in items], meta,
                                req.query.get("includeObject", "Metadata"))
             return self._json(200, doc, "application/json;as=Table;v=v1;g=meta.k8s.io")
         head = (b'{"kind":' + dumps(res.list_kind) + b',"apiVersion":' + dumps(res.api_version) + b',"metadata":'
@@ -861,7 +860,7 @@ class ApiHandler:
 
         def line(kind: str, entry: Entry) -> bytes:
             if as_table:
-                doc = tables.table(res.key, [self._to_view(res, entry.obj)],
+                doc = tables.table(res.key, [entry.obj],
                                    {"resourceVersion": entry.obj["metadata"]["resourceVersion"]},
                                    req.query.get("includeObject", "Metadata"))
                 if not first[0]:

@@ -94,6 +94,14 @@ def _get(*path: str, default: Any = "<none>") -> Callable[[Obj], Any]:
     return cell
 
 
+def _last_seen(event: Obj) -> str:
+    """lastTimestamp, else eventTime (micro-time, truncated to seconds), else creationTimestamp."""
+    event_time = str(event.get("eventTime") or "")
+    stamp = (event.get("lastTimestamp") or (event_time[:19] + "Z" if event_time else "")
+             or (event.get("metadata") or {}).get("creationTimestamp"))
+    return _age({"metadata": {"creationTimestamp": stamp}})
+
+
 NAME: Column = ("Name", "string", 0, _name)
 AGE: Column = ("Age", "string", 0, _age)
 
@@ -109,8 +117,7 @@ COLUMNS: dict[tuple[str, str], list[Column]] = {
     ("", "configmaps"): [NAME, ("Data", "string", 0,
                                 lambda c: len(c.get("data") or {}) + len(c.get("binaryData") or {})), AGE],
     ("", "namespaces"): [NAME, ("Status", "string", 0, _get("status", "phase", default="Active")), AGE],
-    ("", "events"): [("Last Seen", "string", 0, lambda e: _age({"metadata": {"creationTimestamp":
-                                                                            e.get("lastTimestamp") or e.get("eventTime")}})),
+    ("", "events"): [("Last Seen", "string", 0, _last_seen),
                      ("Type", "string", 0, _get("type")), ("Reason", "string", 0, _get("reason")),
                      ("Object", "string", 0, lambda e: f"{(e.get('involvedObject') or {}).get('kind', '').lower()}/"
                                                        f"{(e.get('involvedObject') or {}).get('name', '')}"),
