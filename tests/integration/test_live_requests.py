@@ -1,0 +1,159 @@
+"""What doctor asks the API server: paginated lists (limit/continue), a number of requests that
+does not grow with the pods, cluster-wide lists for -A and namespaced ones for -n, and only the
+kinds the selected checks need."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kubectl_pullsecret.kube import PAGE_SIZE
+from tests.fakekube import FakeKube
+from tests.integration.live_helpers import (
+    INTERNAL,
+    OPENSHIFT_PATH_MARKERS,
+    SAR_PATH,
+    cluster_version,
+    doctor,
+    doctor_in_process,
+    event,
+    global_pull_secret,
+    image_config,
+    machine_config_pool,
+    mirror_set,
+    namespace,
+    openshift_cluster,
+    pod,
+    registry_operator,
+    service_account,
+)
+
+GPS_PATH = "/api/v1/namespaces/openshift-config/secrets/pull-secret"
+EVENTS = "events"
+MCP = "/apis/machineconfiguration.openshift.io/v1/machineconfigpools"
+MIRRORS = ("/apis/config.openshift.io/v1/imagedigestmirrorsets", "/apis/config.openshift.io/v1/imagetagmirrorsets",
+           "/apis/operator.openshift.io/v1alpha1/imagecontentsourcepolicies")
+CV = "/apis/config.openshift.io/v1/clusterversions/version"
+CO = "/apis/config.openshift.io/v1/clusteroperators/image-registry"
+IMAGE = "/apis/config.openshift.io/v1/images/cluster"
+
+
+def pods(ns: str, start: int, count: int) -> list[dict[str, object]]:
+    return [pod(f"p-{i:05d}", ns, f"quay.io/acme/app{i % 7}:1") for i in range(start, start + count)]
+
+
+def paths(api: FakeKube) -> Counter[tuple[str, str]]:
+    return Counter((r.method, r.path) for r in api.requests)
+
+
+def test_pods_are_paged_and_requests_do_not_grow_with_pods(tmp_path: Path) -> None:
+    with FakeKube(openshift=False) as api:
+        api.add_all([namespace("big"), service_account("default", "big"), *pods("big", 0, 100)])
+        kc = api.kubeconfig(tmp_path / "kc")
+        small = doctor("-n", "big", "--no-probe", "-o", "json", kubeconfig=kc)
+        assert small.code in (0, 1), small
+        few = paths(api)
+        api.clear_log()
+        api.add_all(pods("big", 100, 1100))
+        large = doctor("-n", "big", "--no-probe", "-o", "json", kubeconfig=kc)
+        assert large.code in (0, 1), large
+        many = paths(api)
+        pod_pages = [r for r in api.requests if r.path == "/api/v1/namespaces/big/pods"]
+    assert len({f["object"]["name"] for f in large.findings if f["object"]["kind"] == "Pod"}) == 1200
+    assert len(pod_pages) == math.ceil(1200 / PAGE_SIZE) == 3
+    assert [r.query.get("limit") for r in pod_pages] == [str(PAGE_SIZE)] * 3
+    assert "continue" not in pod_pages[0].query and all(r.query.get("continue") for r in pod_pages[1:])
+    # The only difference: two more pages of the same pod list.
+    assert many - few == Counter({("GET", "/api/v1/namespaces/big/pods"): 2}) and not few - many
+    assert sum(many.values()) == sum(few.values()) + 2 < 20
+    # -n: namespaced lists only (discovery aside), never one request per pod.
+    assert all(p.startswith("/api/v1/namespaces/big/") or p.startswith("/apis/") and "/namespaces/big/" in p
+               for _, p in many if p != "/apis"), many
+    assert not [p for _, p in many if "/pods/" in p]
+
+
+def test_all_namespaces_uses_cluster_wide_lists(tmp_path: Path) -> None:
+    with FakeKube(openshift=True) as api:
+        objs = []
+        for n, ns in enumerate(("n1", "n2", "n3")):
+            objs += [namespace(ns), service_account("default", ns), *pods(ns, n * 400, 400)]
+        openshift_cluster(api, [*objs, global_pull_secret(), cluster_version(), registry_operator(removed=False),
+                                image_config()])
+        kc = api.kubeconfig(tmp_path / "kc")
+        result = doctor_in_process("-A", "--no-probe", "-o", "json", "--checks", "pull-secret-missing", kubeconfig=kc)
+        assert result.code == 0, result
+        requested = paths(api)
+        pod_pages = [r for r in api.requests if r.path == "/api/v1/pods"]
+    assert len(pod_pages) == 3
+    lists = [p for _, p in requested if p not in ("/apis", GPS_PATH, IMAGE)]
+    assert lists and not [p for p in lists if "/namespaces/" in p], requested
+    assert {"/api/v1/pods", "/api/v1/serviceaccounts", "/api/v1/secrets", "/apis/apps/v1/deployments",
+            "/apis/apps.openshift.io/v1/deploymentconfigs"} <= set(lists)
+    # The global pull secret is among the cluster-wide secrets: no separate get.
+    assert ("GET", GPS_PATH) not in requested
+
+
+@pytest.fixture(scope="module")
+def small_openshift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeKube, Path]]:
+    with FakeKube(openshift=True) as api:
+        openshift_cluster(api, [
+            namespace("a"), service_account("default", "a"), global_pull_secret(),
+            cluster_version(enabled=["Build"], known=["Build", "ImageRegistry"]),
+            registry_operator(removed=False), image_config(),
+            machine_config_pool("worker", rendered="r-2", at="r-1", updated=1),
+            mirror_set("ImageDigestMirrorSet", "m", "quay.io/acme", ["mirror.example/acme"]),
+            pod("web-0", "a", f"{INTERNAL}/b/web:1", waiting=("ErrImagePull", "unauthorized")),
+            event("web-0.1", "a", "web-0", "Failed", "Failed to pull image: manifest unknown"),
+            pod("mirrored-0", "a", "quay.io/acme/app@sha256:" + "5e" * 32, pull=["no-such-secret"]),
+        ])
+        yield api, api.kubeconfig(tmp_path_factory.mktemp("req") / "kc")
+
+
+@pytest.mark.parametrize(("checks", "read", "not_read"), [
+    ("pull-error-observed", ["/api/v1/namespaces/a/events"], [MCP, *MIRRORS, CV, CO, SAR_PATH]),
+    ("pull-secret-missing", ["/api/v1/namespaces/a/pods", GPS_PATH, IMAGE],
+     ["/api/v1/namespaces/a/events", MCP, *MIRRORS, CV, CO, SAR_PATH]),
+    ("global-pull-secret-rollout-pending", [MCP], ["/api/v1/namespaces/a/events", *MIRRORS, CV, CO, SAR_PATH]),
+    ("mirror-credential-missing", list(MIRRORS), [MCP, CV, CO, SAR_PATH, "/api/v1/namespaces/a/events"]),
+    ("internal-registry-disabled", [CV, CO], [MCP, *MIRRORS, SAR_PATH]),
+    ("cross-project-pull-denied", [SAR_PATH], [MCP, *MIRRORS, CV, CO, "/api/v1/namespaces/a/events"]),
+])
+def test_only_the_kinds_the_selected_checks_need(small_openshift: tuple[FakeKube, Path], checks: str,
+                                                  read: list[str], not_read: list[str]) -> None:
+    api, kc = small_openshift
+    api.clear_log()
+    result = doctor_in_process("-n", "a", "--no-probe", "-o", "json", "--checks", checks, kubeconfig=kc)
+    assert result.code in (0, 1), result
+    assert result.of(checks), f"{checks} should find something here"
+    requested = {r.path for r in api.requests}
+    assert set(read) <= requested, requested
+    assert not requested & set(not_read), requested & set(not_read)
+
+
+def test_every_read_once_with_all_checks(small_openshift: tuple[FakeKube, Path]) -> None:
+    api, kc = small_openshift
+    api.clear_log()
+    result = doctor_in_process("-n", "a", "--no-probe", "-o", "json", kubeconfig=kc)
+    assert result.code == 1, result
+    requested = paths(api)
+    assert {p for _, p in requested} >= {"/api/v1/namespaces/a/events", MCP, *MIRRORS, CV, CO, IMAGE, GPS_PATH,
+                                         SAR_PATH}
+    assert all(n == 1 for n in requested.values()), requested
+    assert [m for m, _ in requested if m != "GET"] == ["POST"]  # the one SAR
+
+
+def test_plain_kubernetes_reads_no_openshift_kind_whatever_the_checks(tmp_path: Path) -> None:
+    with FakeKube(openshift=False) as api:
+        api.add_all([namespace("a"), service_account("default", "a"), pod("web-0", "a", f"{INTERNAL}/b/web:1")])
+        kc = api.kubeconfig(tmp_path / "kc")
+        result = doctor_in_process("-n", "a", "--no-probe", "-o", "json", "--checks",
+                                   "global-pull-secret-rollout-pending,mirror-credential-missing,"
+                                   "cross-project-pull-denied,internal-registry-disabled,registry-blocked,"
+                                   "global-pull-secret-invalid", kubeconfig=kc)
+        requested = [r.path for r in api.requests]
+    assert result.code == 0 and result.findings == [], result
+    assert not [p for p in requested if any(m in p for m in OPENSHIFT_PATH_MARKERS)], requested
