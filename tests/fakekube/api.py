@@ -464,8 +464,8 @@ class ApiHandler:
                            "media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf",
                            {})
         try:
-            body = yaml.safe_load(req.body) if ctype == "application/yaml" else json.loads(req.body or b"null")
-        except (ValueError, yaml.YAMLError) as e:
+            body = _json_or_yaml(req.body) if ctype == "application/yaml" else json.loads(req.body or b"null")
+        except (ValueError, ApiError) as e:
             raise bad_request(f"Object 'Kind' is missing in '{req.body[:200].decode('utf-8', 'replace')}'"
                               if not req.body else f"couldn't get version/kind; json parse error: {e}") from e
         if not isinstance(body, dict):
@@ -710,10 +710,7 @@ class ApiHandler:
                            "is required for apply patch", {"causes": [{"reason": "FieldValueRequired",
                                                                        "message": "Required value: is required for apply patch",
                                                                        "field": "fieldManager"}]})
-        try:
-            body = yaml.safe_load(req.body)
-        except yaml.YAMLError as e:
-            raise bad_request(f"error decoding YAML: {e}") from e
+        body = _json_or_yaml(req.body)
         if not isinstance(body, dict):
             raise bad_request("apply patch must be an object")
         self._check_type(t.res, body)
@@ -908,6 +905,18 @@ class ApiHandler:
                     return
 
         return Response(200, content_type=JSON, stream=stream())
+
+
+def _json_or_yaml(raw: bytes) -> Any:
+    """kubectl sends JSON even where YAML is accepted; parse JSON first (YAML 1.1 would turn `y` into true)."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise bad_request(f"error decoding YAML: {e}") from e
 
 
 class _Retry(Exception):

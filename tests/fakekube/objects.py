@@ -155,8 +155,29 @@ def validate(plural: str, group: str, obj: Obj, old: Obj | None) -> list[Cause]:
             value = obj.get(field)
             if value is not None and not isinstance(value, list):
                 raise BadRequest(f"ServiceAccount in version \"v1\" cannot be handled as a ServiceAccount: json: cannot "
-                                 f"unmarshal {type(value).__name__} into Go struct field ServiceAccount.{field}")
+                                 f"unmarshal {_go_type(value)} into Go struct field ServiceAccount.{field} of type "
+                                 f"[]v1.{'ObjectReference' if field == 'secrets' else 'LocalObjectReference'}")
+            for ref in value or []:
+                name = ref.get("name") if isinstance(ref, dict) else ref
+                if not isinstance(ref, dict) or (name is not None and not isinstance(name, str)):
+                    raise BadRequest(f"ServiceAccount in version \"v1\" cannot be handled as a ServiceAccount: json: "
+                                     f"cannot unmarshal {_go_type(name)} into Go struct field "
+                                     f"{'ObjectReference' if field == 'secrets' else 'LocalObjectReference'}.{field}.name "
+                                     "of type string")
     return causes
+
+
+def _go_type(value: Any) -> str:
+    """How encoding/json names a JSON value's type in unmarshal errors."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else "null"
 
 
 def _validate_secret(obj: Obj, old: Obj | None) -> list[Cause]:

@@ -469,6 +469,21 @@ def test_json_patch_test_op_detects_a_concurrent_change(v1: k8s.CoreV1Api, api: 
     assert err.value.status == 422
 
 
+def test_server_side_apply_approximation(v1: k8s.CoreV1Api, api: FakeKube) -> None:
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa", "namespace": "shop"}, "data": {"a": "1"}}
+    ssa = "application/apply-patch+yaml"
+    made = v1.patch_namespaced_config_map("ssa", "shop", body, field_manager="me", _content_type=ssa)
+    assert made.data == {"a": "1"} and api.requests[-1].status == 201
+    body["data"] = {"a": "2"}
+    assert v1.patch_namespaced_config_map("ssa", "shop", body, field_manager="me", _content_type=ssa).data == {"a": "2"}
+    with pytest.raises(ApiException) as err:
+        v1.patch_namespaced_config_map("ssa", "shop", body, _content_type=ssa)
+    assert err.value.status == 422 and "fieldManager: Required value" in err.value.body
+    with pytest.raises(ApiException) as err:
+        v1.patch_namespaced_service_account("db", "shop", {"imagePullSecrets": [{"name": True}]})
+    assert err.value.status == 400 and "cannot unmarshal bool into Go struct field" in err.value.body
+
+
 def test_dry_run_validates_without_persisting(v1: k8s.CoreV1Api, api: FakeKube) -> None:
     made = v1.create_namespaced_secret("shop", {"metadata": {"name": "dry"}, "type": "kubernetes.io/dockerconfigjson",
                                                 "stringData": {".dockerconfigjson": '{"auths":{}}'}}, dry_run="All")
