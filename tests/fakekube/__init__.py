@@ -1,16 +1,42 @@
 """fakekube: an in-process fake Kubernetes API server for tests and benchmarks.
 
-Faithful enough that the real `kubernetes` Python client and the real `kubectl` work against it through a
-generated kubeconfig (HTTPS with its own CA, bearer tokens, RBAC, discovery, tables, patches, paging).
+Faithful enough that the real `kubernetes` Python client and the real `kubectl` (1.32) work against it
+through a generated kubeconfig: HTTPS with its own CA (made once per process), bearer tokens, RBAC from
+the stored roles and bindings, discovery (legacy and aggregated), server-side tables, OpenAPI v3 stubs,
+get/list/watch/create/update/patch/delete, selectors, paging, dry-run, reviews, protobuf request bodies.
 
     from tests.fakekube import FakeKube
     with FakeKube(openshift=False) as api:
-        api.add_all(objs)
-        kubeconfig = api.kubeconfig(tmp_path / "kubeconfig", user="admin", namespace="shop")
+        api.add_all(objs)                        # dicts as the API returns them (or a List)
+        api.add_standard_roles()                 # view, edit, admin, cluster-admin, system:image-puller
+        api.add_user("alice", "alice-token", groups=())
+        path = api.kubeconfig(tmp_path / "kubeconfig", user="alice", namespace="shop")
+        api.fault(method="GET", path=r"/secrets$", status=429, retry_after=1, times=1)
+        api.forbid("secrets", namespace="shop")
+        api.requests                             # [RequestRecord(method, path, query, user, status, elapsed, ...)]
 
-Modules: server (HTTP, FakeKube, faults, request log), api (verbs and routing), store (objects and
-resourceVersions), resources (the served types), discovery, tables, selectors, patch, rbac, objects
-(defaulting/validation/conversion), pki. `python -m tests.fakekube --help` runs it in its own process.
+Beyond the brief's API: `get_object` / `list_objects` / `remove` (kind as "Pod", "pods" or "ServiceAccount"),
+`add_standard_roles`, `add_service_account_user(ns, name, token)`, `compact()` (continue tokens and watch
+resourceVersions issued so far answer 410 Expired), `strict_namespaces` (creating in a namespace that is not
+stored answers 404), `fault(..., query={"continue": "."})`, `forbid(..., user=, times=)`, `stop()` then
+`start()` again on the same port. The built-in user "admin" (token "admin-token") is in system:masters.
+
+What the server does on writes (API only; `add()` stores objects as given): Secret stringData folded into
+data and dockercfg/dockerconfigjson/tls/basic-auth/SA-token validation, Pod spec immutability and
+ServiceAccount admission (the account must exist; its imagePullSecrets are copied to a pod without any),
+RoleBinding roleRef immutability and RBAC escalation checks, a "default" ServiceAccount for a namespace
+created through the API, generation bumps, status kept out of main-resource writes, optimistic
+concurrency (409), `dryRun=All`, impersonation headers (kubectl --as).
+
+Not modelled: controllers (no Deployment -> ReplicaSet -> Pod, no OpenShift dockercfg provisioning),
+garbage collection and namespace termination, field ownership in server-side apply (applied like a
+strategic merge patch), object schemas (no unknown-field rejection; no `kubectl explain`), protobuf
+responses (JSON is always answered; clients accept it), CBOR, gzip, HTTP/2.
+
+Modules: server (HTTP, FakeKube, faults, request log), api (routing and verbs), store (objects and
+resourceVersions), resources (the served types), discovery, openapi, tables, selectors, patch, rbac,
+objects (defaulting/validation/conversion), protobuf, pki. `python -m tests.fakekube --help` runs it in
+its own process (see __main__.py).
 """
 
 from __future__ import annotations

@@ -299,8 +299,11 @@ class FakeKube:
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> FakeKube:
+        """Start serving (again, on the same port, after stop())."""
         if self._server is None:
+            self._api.stopping.clear()
             self._server = _HttpServer((self._host, self._port), self, self._pki.server_context())
+            self._port = int(self._server.server_address[1])
             self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                             name="fakekube", daemon=True)
             self._thread.start()
@@ -323,9 +326,10 @@ class FakeKube:
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        """The port (kept after stop(), so a kubeconfig can point at a server that went away)."""
+        if not self._port:
             raise RuntimeError("FakeKube is not started")
-        return int(self._server.server_address[1])
+        return self._port
 
     @property
     def url(self) -> str:
