@@ -7,7 +7,7 @@ Loads a JSON list of objects (or a `List`), writes a kubeconfig (for --user when
 prints one line `ready https://127.0.0.1:PORT` on stdout, and serves until SIGTERM/SIGINT or stdin is
 closed. At exit it prints the request count summary to stderr as JSON
 (`{"count": N, "requests": {"GET /api/v1/pods": n, ...}}`). The same summary is served live, without
-authentication, at GET /fakekube/requests.
+authentication, at GET /fakekube/requests (those requests are not counted).
 """
 
 from __future__ import annotations

@@ -148,8 +148,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._read_body()
             user = fake._authenticate(self.headers.get("Authorization", ""))
-            if path == "/fakekube/requests":
-                reply(Response(200, dumps(fake._log_summary())))
+            if path == "/fakekube/requests":  # debug endpoint: not authenticated, not logged
+                recorded = True
+                self._send(Response(200, dumps(fake._log_summary())))
                 return
             if user is not None:
                 user = fake._impersonate(user, self.headers)
