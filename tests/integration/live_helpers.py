@@ -9,6 +9,7 @@ KUBECONFIG at a missing file so that nothing reaches a real cluster.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,7 @@ class Run:
         return {(f["object"]["kind"], f["object"]["namespace"], f["object"]["name"]): f
                 for f in self.of("permission-denied")}
 
-    def keys(self, check: str | None = None) -> set[tuple[Any, ...]]:
+    def key_set(self, check: str | None = None) -> set[tuple[Any, ...]]:
         return {finding_key(f) for f in self.findings if check is None or f["check"] == check}
 
     def __str__(self) -> str:  # what pytest shows in an assertion message
@@ -159,6 +160,18 @@ def assert_one_line_error(run: Run, *needles: str, secrets: Sequence[str] = ()) 
     for secret in secrets:
         assert secret not in run.err and secret not in run.out, secret
     return line
+
+
+@contextlib.contextmanager
+def fake_kube(openshift: bool = False) -> Iterator[FakeKube]:
+    """A started FakeKube, stopped in a background thread afterwards: stop() waits for the
+    server loop's 0.1 s poll, which over dozens of servers adds up, and nothing here needs
+    the port closed at once. (Where a test needs a stopped server, it calls stop() itself.)"""
+    api = FakeKube(openshift=openshift).start()
+    try:
+        yield api
+    finally:
+        threading.Thread(target=api.stop, name="fakekube-stop").start()
 
 
 # --- the examples as a live cluster ---------------------------------------------------------------------------

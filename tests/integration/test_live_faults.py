@@ -8,6 +8,7 @@ module starts at once, each against its own fake API server, and the tests read 
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +95,7 @@ def scenarios(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[di
         for scenario in out.values():
             scenario.pending.result()
         for api in servers:
-            api.stop()
+            threading.Thread(target=api.stop, name="fakekube-stop").start()  # see live_helpers.fake_kube
 
 
 def _ca_data(kc: Path) -> str:

@@ -18,6 +18,7 @@ from tests.integration.live_helpers import (
     assert_one_line_error,
     doctor,
     example_objects,
+    fake_kube,
     namespace,
     pod,
     service_account,
@@ -30,7 +31,7 @@ TOKEN = "kubeconfig-token-0b9d8e7f"
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeKube, Path]]:
     """shop (the example) and `other` (one pod); a kubeconfig with contexts main (namespace shop),
     other (namespace other) and bare (no namespace)."""
-    with FakeKube(openshift=False) as api:
+    with fake_kube(openshift=False) as api:
         api.add_all(example_objects("shop"))
         api.add_all([namespace("other"), service_account("default", "other"),
                      pod("lonely-0", "other", "quay.io/acme/lonely:1"),

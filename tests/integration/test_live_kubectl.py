@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from tests.fakekube import FakeKube
-from tests.integration.live_helpers import KUBECTL, canonical, doctor, example_objects, kubectl
+from tests.integration.live_helpers import KUBECTL, canonical, doctor, example_objects, fake_kube, kubectl
 
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PATH")
 
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeKube, Path]]:
-    with FakeKube(openshift=False) as api:
+    with fake_kube(openshift=False) as api:
         api.add_all(example_objects("shop"))
         yield api, api.kubeconfig(tmp_path_factory.mktemp("kubectl") / "kubeconfig")
 

@@ -28,6 +28,7 @@ from tests.integration.live_helpers import (
     doctor,
     doctor_in_process,
     event,
+    fake_kube,
     global_pull_secret,
     image_config,
     image_pullers,
@@ -84,7 +85,7 @@ def base_cluster(namespaces: Sequence[str] = ("a", "b"), *, gps: Obj | None = No
 
 @pytest.fixture
 def ocp() -> Iterator[FakeKube]:
-    with FakeKube(openshift=True) as api:
+    with fake_kube(openshift=True) as api:
         api.add_standard_roles()
         yield api
 
@@ -338,7 +339,7 @@ def test_pull_error_observed_from_waiting_message_and_event(ocp: FakeKube, tmp_p
 # --- plain Kubernetes --------------------------------------------------------------------------------------------
 
 def test_not_openshift_makes_no_openshift_reads_and_stays_silent(tmp_path: Path) -> None:
-    with FakeKube(openshift=False) as api:
+    with fake_kube(openshift=False) as api:
         api.add_all([namespace("a"), sa_obj("default", "a"),
                      # An OpenShift-looking secret and a broken "global pull secret" in a plain cluster.
                      global_pull_secret(raw="not json"),

@@ -3,6 +3,7 @@ except for what only a live cluster can tell (asserted explicitly)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from tests.integration.live_helpers import (
     Run,
     canonical,
     doctor,
+    doctor_in_process,
     example_objects,
+    fake_kube,
     finding_key,
     global_pull_secret,
     openshift_cluster,
@@ -25,12 +28,15 @@ from tests.integration.live_helpers import (
 
 @pytest.fixture
 def kube(tmp_path: Path) -> Iterator[FakeKube]:
-    with FakeKube(openshift=True) as api:
+    with fake_kube(openshift=True) as api:
         yield api
 
 
+@functools.cache
 def offline(name: str, *args: str) -> Run:
-    run = doctor("-f", EXAMPLES / name, *args, "--no-probe", "-o", "json")
+    """The offline report of an example (in-process: offline mode is what tests/golden covers;
+    here it is only the reference)."""
+    run = doctor_in_process("-f", EXAMPLES / name, *args, "--no-probe", "-o", "json")
     assert run.code in (0, 1), run
     assert run.report["cluster"] is None
     return run
@@ -49,7 +55,7 @@ def assert_cluster(run: Run, api: FakeKube, openshift: bool) -> None:
 
 
 def test_shop_live_equals_offline(tmp_path: Path) -> None:
-    with FakeKube(openshift=False) as api:
+    with fake_kube(openshift=False) as api:
         api.add_all(example_objects("shop"))
         got = live(api, tmp_path, "-n", "shop")
         assert_cluster(got, api, openshift=False)
@@ -87,13 +93,13 @@ def test_openshift_project_without_image_pullers_binding(kube: FakeKube, tmp_pat
     openshift_cluster(kube, example_objects("openshift-project"), pullers=False)
     got = live(kube, tmp_path, "-n", "payments")
     want = offline("openshift-project", "-n", "payments")
-    assert got.keys() - want.keys() == {
+    assert got.key_set() - want.key_set() == {
         ("global-pull-secret-invalid", "error", "Secret", "openshift-config", "pull-secret", None),
         ("cross-project-pull-denied", "error", "Pod", "payments", "ledger", "ledger"),
         ("cross-project-pull-denied", "error", "DeploymentConfig", "payments", "gateway", "gateway"),
         ("cross-project-pull-denied", "error", "Deployment", "payments", "reports", "reports"),
     }
-    assert want.keys() <= got.keys()
+    assert want.key_set() <= got.key_set()
     for f in got.of("cross-project-pull-denied"):
         assert "system:image-pullers" in f["message"] and "own project" in f["message"]
         assert f["fix"]["command"].startswith("kubectl pullsecret fix grant --from-namespace payments --sa ")
@@ -125,12 +131,12 @@ def test_must_gather_live_equals_offline_but_for_the_empty_secret(kube: FakeKube
     assert_cluster(got, kube, openshift=True)
     want = offline("must-gather", "-A")
     unavailable = ("pull-secret-data-unavailable", "info", "Secret", "data", "analytics-pull", None)
-    assert unavailable in want.keys()
-    assert got.keys() - want.keys() == {
+    assert unavailable in want.key_set()
+    assert got.key_set() - want.key_set() == {
         ("pull-secret-wrong-type", "error", "Secret", "data", "analytics-pull", None),
         ("dockerhub-anonymous", "warning", "Pod", "data", "analytics-0", "analytics"),
     }
-    assert want.keys() - got.keys() == {unavailable}
+    assert want.key_set() - got.key_set() == {unavailable}
     changed = {"analytics-pull", "analytics-0"}
     assert canonical(f for f in got.findings if f["object"]["name"] not in changed) == canonical(
         f for f in want.findings if f["object"]["name"] not in changed)
@@ -158,5 +164,5 @@ def test_openshift_cluster_without_image_pullers_binding(kube: FakeKube, tmp_pat
     openshift_cluster(kube, example_objects("openshift-cluster"), pullers=False)
     got = live(kube, tmp_path, "-A")
     want = offline("openshift-cluster", "-A")
-    assert got.keys() - want.keys() == {("cross-project-pull-denied", "error", "Pod", "store", "web-0", "web")}
-    assert want.keys() <= got.keys()
+    assert got.key_set() - want.key_set() == {("cross-project-pull-denied", "error", "Pod", "store", "web-0", "web")}
+    assert want.key_set() <= got.key_set()

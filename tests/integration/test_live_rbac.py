@@ -16,7 +16,9 @@ from tests.integration.live_helpers import (
     SAR_PATH,
     Run,
     doctor,
+    doctor_in_process,
     example_objects,
+    fake_kube,
     finding_key,
     global_pull_secret,
     namespace,
@@ -39,7 +41,7 @@ def payments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeKub
     only the `view` ClusterRole, bound in payments (view grants nothing on secrets).
     Yields (api, admin kubeconfig, viewer kubeconfig)."""
     tmp = tmp_path_factory.mktemp("rbac")
-    with FakeKube(openshift=True) as api:
+    with fake_kube(openshift=True) as api:
         openshift_cluster(api, [*example_objects("openshift-project"), global_pull_secret()])
         api.add_user(VIEWER, VIEWER_TOKEN)
         api.add(role_binding("viewer-view", "payments", "view", [user(VIEWER)]))
@@ -57,6 +59,10 @@ def kube(payments: tuple[FakeKube, Path, Path]) -> Iterator[tuple[FakeKube, Path
 
 def live(kc: Path, *args: str) -> Run:
     return doctor(*args, "--no-probe", "-o", "json", kubeconfig=kc)
+
+
+def live_in_process(kc: Path, *args: str) -> Run:
+    return doctor_in_process(*args, "--no-probe", "-o", "json", kubeconfig=kc)
 
 
 def test_view_user_in_one_namespace(kube: tuple[FakeKube, Path, Path]) -> None:
@@ -88,7 +94,7 @@ def test_view_user_in_one_namespace(kube: tuple[FakeKube, Path, Path]) -> None:
     # What needs no secret is still diagnosed, as for the admin.
     kept = ("pod-overrides-sa-secrets", "pull-error-observed", "pod-predates-sa-secrets")
     for check in kept:
-        assert result.keys(check) == admin.keys(check) != set(), check
+        assert result.key_set(check) == admin.key_set(check) != set(), check
     [nomatch] = [f for f in result.of("no-matching-credential") if f["object"]["name"] == "ledger"]
     assert nomatch["severity"] == "warning"
     assert "could not be read" in nomatch["message"]
@@ -105,7 +111,10 @@ def test_view_user_with_all_namespaces_is_refused_the_pods(kube: tuple[FakeKube,
     result = live(viewer_kc, "-A")
     assert result.code == 3, result
     assert "Traceback" not in result.err
-    assert len(result.err.splitlines()) == 1 and "nothing was diagnosed" in result.err
+    # One error line (machine formats put the report's notes on stderr before it).
+    *notes, error = result.err.splitlines()
+    assert error.startswith("error: ") and "nothing was diagnosed" in error, result
+    assert all(n.startswith("note: ") for n in notes), result
     # The report is still printed: it says what was refused.
     pods = result.denied()[("Pod", None, None)]
     assert "list pods in any namespace" in pods["message"]
@@ -122,7 +131,7 @@ def test_subject_access_review_forbidden(kube: tuple[FakeKube, Path, Path]) -> N
     api.remove("RoleBinding", "payments", "system:image-pullers")
     try:
         api.forbid("subjectaccessreviews")
-        result = live(admin_kc, "-n", "payments")
+        result = live_in_process(admin_kc, "-n", "payments")
         assert result.code == 1, result
         [sar] = result.of("permission-denied")
         assert sar["object"] == {"kind": "SubjectAccessReview", "namespace": None, "name": None}
@@ -132,7 +141,7 @@ def test_subject_access_review_forbidden(kube: tuple[FakeKube, Path, Path]) -> N
         assert [r.status for r in api.requests if r.path == SAR_PATH] == [403, 403]
 
         api.clear_faults()
-        allowed = live(admin_kc, "-n", "payments")
+        allowed = live_in_process(admin_kc, "-n", "payments")
         assert len(allowed.of("cross-project-pull-denied")) == 3  # the same run, SARs answered
     finally:
         api.add(role_binding("system:image-pullers", "payments", "system:image-puller",
@@ -142,9 +151,9 @@ def test_subject_access_review_forbidden(kube: tuple[FakeKube, Path, Path]) -> N
 
 def test_events_forbidden(kube: tuple[FakeKube, Path, Path]) -> None:
     api, admin_kc, _ = kube
-    full = live(admin_kc, "-n", "payments")
+    full = live_in_process(admin_kc, "-n", "payments")
     api.forbid("events", "payments")
-    result = live(admin_kc, "-n", "payments")
+    result = live_in_process(admin_kc, "-n", "payments")
     assert result.code == full.code == 1, result
     [events] = result.of("permission-denied")
     assert events["object"] == {"kind": "Event", "namespace": "payments", "name": None}
@@ -169,7 +178,7 @@ def test_unreadable_global_pull_secret_turns_an_auth_required_error_into_a_warni
     registry = fake_registry(Response(401, [("WWW-Authenticate", 'Basic realm="registry"'),
                                             ("Content-Type", "application/json")], b'{"errors": []}'))
     image = f"{registry.address}/acme/app:1"
-    with FakeKube(openshift=True) as api:
+    with fake_kube(openshift=True) as api:
         openshift_cluster(api, [namespace("shop"), service_account("default", "shop"), global_pull_secret(),
                                 pod("app-0", "shop", image)])
         api.add_user(VIEWER, VIEWER_TOKEN)
@@ -185,5 +194,5 @@ def test_unreadable_global_pull_secret_turns_an_auth_required_error_into_a_warni
     [warn] = viewer.of("no-matching-credential")
     assert warn["severity"] == "warning"
     assert "could not be read" in warn["message"]
-    assert ("permission-denied", "info", "Secret", "openshift-config", "pull-secret", None) in viewer.keys()
+    assert ("permission-denied", "info", "Secret", "openshift-config", "pull-secret", None) in viewer.key_set()
     assert finding_key(err)[2:] == finding_key(warn)[2:]

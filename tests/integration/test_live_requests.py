@@ -21,6 +21,7 @@ from tests.integration.live_helpers import (
     doctor,
     doctor_in_process,
     event,
+    fake_kube,
     global_pull_secret,
     image_config,
     machine_config_pool,
@@ -51,7 +52,7 @@ def paths(api: FakeKube) -> Counter[tuple[str, str]]:
 
 
 def test_pods_are_paged_and_requests_do_not_grow_with_pods(tmp_path: Path) -> None:
-    with FakeKube(openshift=False) as api:
+    with fake_kube(openshift=False) as api:
         api.add_all([namespace("big"), service_account("default", "big"), *pods("big", 0, 100)])
         kc = api.kubeconfig(tmp_path / "kc")
         small = doctor("-n", "big", "--no-probe", "-o", "json", kubeconfig=kc)
@@ -77,7 +78,7 @@ def test_pods_are_paged_and_requests_do_not_grow_with_pods(tmp_path: Path) -> No
 
 
 def test_all_namespaces_uses_cluster_wide_lists(tmp_path: Path) -> None:
-    with FakeKube(openshift=True) as api:
+    with fake_kube(openshift=True) as api:
         objs = []
         for n, ns in enumerate(("n1", "n2", "n3")):
             objs += [namespace(ns), service_account("default", ns), *pods(ns, n * 400, 400)]
@@ -99,7 +100,7 @@ def test_all_namespaces_uses_cluster_wide_lists(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def small_openshift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeKube, Path]]:
-    with FakeKube(openshift=True) as api:
+    with fake_kube(openshift=True) as api:
         openshift_cluster(api, [
             namespace("a"), service_account("default", "a"), global_pull_secret(),
             cluster_version(enabled=["Build"], known=["Build", "ImageRegistry"]),
@@ -147,7 +148,7 @@ def test_every_read_once_with_all_checks(small_openshift: tuple[FakeKube, Path])
 
 
 def test_plain_kubernetes_reads_no_openshift_kind_whatever_the_checks(tmp_path: Path) -> None:
-    with FakeKube(openshift=False) as api:
+    with fake_kube(openshift=False) as api:
         api.add_all([namespace("a"), service_account("default", "a"), pod("web-0", "a", f"{INTERNAL}/b/web:1")])
         kc = api.kubeconfig(tmp_path / "kc")
         result = doctor_in_process("-n", "a", "--no-probe", "-o", "json", "--checks",

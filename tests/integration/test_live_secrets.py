@@ -7,16 +7,15 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.fakekube import FakeKube
 from tests.integration.live_helpers import (
     DOCKERCFG,
     INTERNAL,
     Run,
     b64,
+    fake_kube,
     global_pull_secret,
     namespace,
     openshift_cluster,
@@ -62,9 +61,14 @@ def forbidden_strings() -> list[str]:
 
 def leaky_objects(host: str) -> list[dict[str, object]]:
     ns = "vault"
-    raw = lambda name, text, typ="kubernetes.io/dockerconfigjson", key=".dockerconfigjson": {  # noqa: E731
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns}, "type": typ,
-        "data": {key: b64(text)}}
+
+    def raw(name: str, text: str, typ: str = "kubernetes.io/dockerconfigjson",
+            key: str = ".dockerconfigjson") -> dict[str, object]:
+        return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns}, "type": typ,
+                "data": {key: b64(text)}}
+
+    truncated = json.dumps({"auths": {host: {"username": "t", "password": PASSWORDS["truncated"],
+                                             "auth": b64(f"t:{PASSWORDS['truncated']}")}}})[:-3]
     return [
         namespace(ns),
         service_account("default", ns, pull=["fields"]),
@@ -75,8 +79,7 @@ def leaky_objects(host: str) -> list[dict[str, object]]:
         raw("cfg", json.dumps({f"https://{host}": {"auth": b64(f"cfg:{PASSWORDS['dockercfg']}")}}), DOCKERCFG,
             ".dockercfg"),
         # Malformed: truncated JSON right after a password, an auth without a colon, an auth not in base64.
-        raw("truncated", '{"auths": {"%s": {"username": "t", "password": "%s", "auth": "%s"' % (
-            host, PASSWORDS["truncated"], b64(f"t:{PASSWORDS['truncated']}"))),
+        raw("truncated", truncated),
         pull_secret("nocolon", ns, {host: {"auth": b64(PASSWORDS["nocolon"])}}),
         pull_secret("badb64", ns, {host: {"auth": PASSWORDS["badb64"]}}),
         # Not a pull secret, referenced as one (wrong type): its token must not show either.
@@ -103,7 +106,7 @@ def leaky_objects(host: str) -> list[dict[str, object]]:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     tmp = tmp_path_factory.mktemp("leak")
     host = f"127.0.0.1:{closed_port()}"  # probes fail fast: connection refused
-    with FakeKube(openshift=True) as api:
+    with fake_kube(openshift=True) as api:
         openshift_cluster(api, leaky_objects(host))
         api.add_user("leaky", BEARER, groups=("system:masters",))
         kc = api.kubeconfig(tmp / "kubeconfig", user="leaky", namespace="vault")
