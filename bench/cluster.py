@@ -123,3 +123,15 @@ def make_cluster(pods: int, namespaces: int) -> list[dict[str, Any]]:
         objs.extend(namespace_objects(ns, count, start))
         start += count
     return objs
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="write a synthetic cluster as one JSON List")
+    parser.add_argument("--pods", type=int, required=True)
+    parser.add_argument("--namespaces", type=int, required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    with open(args.out, "w", encoding="utf-8") as fh:
+        json.dump({"apiVersion": "v1", "kind": "List", "items": make_cluster(args.pods, args.namespaces)}, fh)

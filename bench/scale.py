@@ -27,9 +27,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from cluster import make_cluster  # noqa: E402
 
 
 class Server:
@@ -80,9 +77,11 @@ def measure(cmd: list[str], server: Server, env: dict[str, str]) -> tuple[float,
 
 
 def run_size(pods: int, namespaces: int, runs: int, workdir: Path) -> dict[str, dict[str, float]]:
-    objects = make_cluster(pods, namespaces)
+    # Generated in a child process: a forked child starts with its parent's resident
+    # pages, and ru_maxrss would count a big parent's memory against the commands.
     data = workdir / f"cluster-{pods}.json"
-    data.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+    subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "cluster.py"), "--pods", str(pods),
+                    "--namespaces", str(namespaces), "--out", str(data)], check=True)
     kubeconfig = workdir / f"kubeconfig-{pods}"
     server = Server(data, kubeconfig)
     env = dict(os.environ, KUBECONFIG=str(kubeconfig), PYTHONPATH=str(ROOT))

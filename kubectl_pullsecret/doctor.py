@@ -153,6 +153,12 @@ def run(opts: Options, stdin: TextIO | None = None) -> Report:
     image_probes: dict[int, ImageProbe] = {}
     logins: list[tuple[LoginPlan, Result | None]] = []
     notes = list(snapshot.warnings)
+    if live_source is not None and not scope.subjects and not targets and not opts.images:
+        where = f"namespace {namespaces[0]}" if namespaces else "any namespace"
+        denied = live_source.primary_denied
+        notes.append(f"no pods could be read in {where}" if denied else
+                     f"no pods or workloads in {where}{' matching ' + opts.selector if opts.selector else ''}"
+                     " (use -n NAMESPACE or -A)")
     if opts.probe:
         image_probes, logins = _probe(opts, resolver, scope.secrets, resolutions)
         notes.extend(_probe_notes(image_probes, logins))
