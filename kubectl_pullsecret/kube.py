@@ -175,6 +175,7 @@ class Cluster:
     @classmethod
     def connect(cls, opts: ClusterOptions) -> Cluster:
         """Load the kubeconfig (or the in-cluster config) as kubectl would."""
+        import yaml
         from kubernetes.client import ApiClient, Configuration
         from kubernetes.config.config_exception import ConfigException
 
@@ -216,6 +217,11 @@ class Cluster:
                                   "a pod; or give the objects with -f FILE|DIR|-")
         except ConfigException as exc:
             raise SourceError(f"kubeconfig: {_one_line(exc)}") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or "not valid YAML"
+            raise SourceError(f"kubeconfig {paths}: not valid YAML: {problem}{where}") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             # Broken YAML, a missing certificate file, a failing exec plugin.
             raise SourceError(f"kubeconfig: {type(exc).__name__}: {_one_line(exc)}") from None
@@ -396,15 +402,18 @@ def _transport_problem(exc: BaseException) -> str:
 
 
 def _transient(exc: BaseException) -> bool:
-    """Worth retrying: a connection dropped or reset mid-way, or a read timeout."""
+    """Worth retrying: a connection dropped or reset mid-way (a restarting API server,
+    a load balancer closing an idle connection). Not a refused connection, DNS or TLS
+    failure, and not a timeout: --request-timeout is the user's bound per request."""
     import urllib3
 
     while isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
         exc = exc.reason
-    if isinstance(exc, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.SSLError)):
+    if isinstance(exc, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.SSLError,
+                        urllib3.exceptions.TimeoutError)):
         return False
-    return isinstance(exc, (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError,
-                            ConnectionResetError, ConnectionAbortedError, BrokenPipeError))
+    return isinstance(exc, (urllib3.exceptions.ProtocolError, ConnectionResetError, ConnectionAbortedError,
+                            BrokenPipeError))
 
 
 def _retry_after(value: str | None) -> float | None:
