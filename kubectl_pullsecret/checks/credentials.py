@@ -86,10 +86,15 @@ def check_reference(ctx: Context) -> Iterator[Finding]:
 
 def check_no_match(ctx: Context) -> Iterator[Finding]:
     """No credential matches the image's registry and path, so the pull is anonymous."""
+    # Imported here: openshift builds on checks.registry, which builds on this module.
+    from kubectl_pullsecret.checks.openshift import source_never_contacted
+
     for res in ctx.resolutions:
         ref = res.reference
         if ref is None or res.keyring_error or not _anonymous(res) or ref.is_docker_hub or _unknown_secrets(res):
             continue
+        if source_never_contacted(ctx, res):
+            continue  # only mirrors are contacted: mirror-credential-missing judges their credentials
         probe = ctx.probe_of(res)
         outcome = probe.outcome if probe is not None else None
         if outcome in ("ok", "manifest-unknown"):

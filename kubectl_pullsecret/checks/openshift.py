@@ -506,7 +506,8 @@ def mirror_plan(rules: Iterable[MirrorRule], ref: Reference) -> MirrorPlan | Non
                       any(r.never_contact_source for r, _ in entry))
 
 
-def _plan_of(ctx: Context, res: Resolution) -> MirrorPlan | None:
+def plan_of(ctx: Context, res: Resolution) -> MirrorPlan | None:
+    """The mirror plan of a container's image (memoised per image), or None."""
     if not ctx.openshift or res.reference is None:
         return None
     memo: dict[str, Any] = ctx.memo.setdefault("openshift_mirrors", {})
@@ -519,12 +520,19 @@ def _plan_of(ctx: Context, res: Resolution) -> MirrorPlan | None:
     return plans[res.reference]
 
 
+def source_never_contacted(ctx: Context, res: Resolution) -> bool:
+    """CRI-O pulls this image only from mirrors (NeverContactSource): the source
+    registry's credentials do not matter, the mirrors' do."""
+    plan = plan_of(ctx, res)
+    return plan is not None and plan.never_contact_source and bool(plan.mirrors)
+
+
 def mirrored_resolutions(ctx: Context) -> list[Resolution]:
     """Containers whose image CRI-O pulls through at least one mirror, when the node
     credentials are known (without them there is nothing to check)."""
     if ctx.node.config is None:
         return []
-    return [r for r in ctx.resolutions if (p := _plan_of(ctx, r)) is not None and p.mirrors]
+    return [r for r in ctx.resolutions if (p := plan_of(ctx, r)) is not None and p.mirrors]
 
 
 def _mirror_credential_gap(ctx: Context, res: Resolution, mirror: str, mirrored: str) -> str | None:
@@ -555,7 +563,7 @@ def check_mirror_credentials(ctx: Context) -> Iterator[Finding]:
     node_name = ("the global pull secret" if ctx.node.origin == "global" else
                  f"{ctx.node.origin} (--authfile)" if ctx.node.origin else "the node file")
     for res in mirrored_resolutions(ctx):
-        plan = _plan_of(ctx, res)
+        plan = plan_of(ctx, res)
         assert plan is not None and res.reference is not None
         gaps = [(mirror, mirrored, rule, why) for mirror, mirrored, rule in plan.mirrors
                 if (why := _mirror_credential_gap(ctx, res, mirror, mirrored)) is not None]
@@ -673,7 +681,7 @@ def _policy_problem(ctx: Context, ref: Reference, blocked: list[str],
 def _never_contact_problem(ctx: Context, res: Resolution) -> tuple[str, Fix] | None:
     """NeverContactSource blocks the source for every pull, but a set's mirrors serve
     only digest (IDMS/ICSP) or tag (ITMS) pulls: the other kind has nowhere to go."""
-    plan = _plan_of(ctx, res)
+    plan = plan_of(ctx, res)
     if plan is None or not plan.never_contact_source or plan.mirrors:
         return None
     assert res.reference is not None
@@ -699,7 +707,7 @@ def policy_resolutions(ctx: Context) -> list[Resolution]:
         return []
     blocked, allowed = _sources(ctx)
     return [r for r in ctx.resolutions if r.reference is not None and (
-        blocked or allowed or ((p := _plan_of(ctx, r)) is not None and p.never_contact_source))]
+        blocked or allowed or ((p := plan_of(ctx, r)) is not None and p.never_contact_source))]
 
 
 def check_registry_blocked(ctx: Context) -> Iterator[Finding]:

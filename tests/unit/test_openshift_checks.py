@@ -809,3 +809,16 @@ def test_openshift_cluster_example_shows_each_cluster_check() -> None:
     for line in run_cli(EXAMPLE)[1].splitlines():
         if not line.strip().startswith(("fix:", "or:", "oc ", "kubectl ", "#")):
             assert len(line) <= 100, line
+
+
+@pytest.mark.parametrize(("policy", "reported"), [(None, True), ("NeverContactSource", False)])
+def test_no_matching_credential_is_moot_when_only_mirrors_are_contacted(policy: str | None, reported: bool) -> None:
+    """With NeverContactSource CRI-O never asks the source registry: its missing
+    credential is no finding (the mirror's credential is mirror-credential-missing's)."""
+    bare = pod("web-1", f"quay.io/acme/web@{DIGEST}")
+    ctx = context([openshift_namespace(), sa(), bare,
+                   global_secret({"cloud.openshift.com": auth("t", "cloud-pass"),
+                                  "mirror.corp.example": auth("m", "mirror-pass")}),
+                   mirror_set("acme", "quay.io/acme", ["mirror.corp.example/acme"], policy=policy)])
+    assert bool(run(ctx, "no-matching-credential")) is reported
+    assert run(ctx, "mirror-credential-missing") == []
