@@ -8,8 +8,8 @@ typed client cannot even read some real objects (events.k8s.io events with a nul
 `eventTime`, kubernetes-client/python#1616).
 
 This is the only module that talks to the Kubernetes API. Every answer becomes
-data: objects, a `Denied` read (403), or a `SourceError` when the cluster cannot be
-read at all (exit code 3).
+data: objects, a `Denied` read (403, or failing after retries), or a `SourceError`
+when the cluster cannot be read at all (exit code 3).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ MAX_RETRY_AFTER = 30.0  # seconds; a larger Retry-After is capped
 READERS = 8  # reads in flight at once
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+NOT_SERVED = "not served by this cluster"
 
 
 @dataclass(frozen=True)
@@ -317,7 +318,7 @@ class Cluster:
                 items, restarted = [], True
                 query.pop("continue")
                 continue
-            if answer.status in (403, 404) or answer.status != 200:
+            if answer.status != 200:
                 return self._refusal(answer, kind, namespace, None)
             doc = answer.json()
             if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
@@ -343,15 +344,21 @@ class Cluster:
         return _trim(doc, kind, res)
 
     def _refusal(self, answer: Answer, kind: str, namespace: str | None, name: str | None) -> Denied:
+        """A read that did not succeed: refused (403), not served (404 on a list), or
+        failing after the retries (5xx, or another error status)."""
         res = RESOURCES[kind]
-        what = res.describe(namespace, name)
-        if answer.status == 403:
-            return Denied(kind, namespace if res.namespaced else None, name, answer.reason())
+        ns = namespace if res.namespaced else None
         if answer.status == 404 and name is None:
             # The API itself is not served (an OpenShift kind on an older cluster, a
             # disabled capability): nothing to read, which is not a permission problem.
-            return Denied(kind, namespace if res.namespaced else None, None, "not served by this cluster")
-        raise SourceError(f"cannot read {what} from {self.server}{self._context_note()}: {answer.reason()}")
+            return Denied(kind, ns, None, NOT_SERVED, 404)
+        return Denied(kind, ns, name, answer.reason(), answer.status)
+
+    def failure(self, denied: Denied) -> SourceError:
+        """The exit-3 error for a read that the run cannot do without."""
+        res = RESOURCES.get(denied.kind)
+        what = res.describe(denied.namespace, denied.name) if res else denied.kind
+        return SourceError(f"cannot read {what} from {self.server}{self._context_note()}: {denied.reason}")
 
     def may_pull(self, sa_namespace: str, sa_name: str, project: str) -> bool | Denied:
         """SubjectAccessReview: may the SA `get imagestreams/layers` in `project`?
@@ -367,10 +374,8 @@ class Cluster:
             },
         }
         answer = self.request("POST", SAR.path(), body=review)
-        if answer.status == 403:
-            return Denied("SubjectAccessReview", None, None, answer.reason())
         if answer.status not in (200, 201):
-            raise SourceError(f"SubjectAccessReview at {self.server}: {answer.reason()}")
+            return Denied("SubjectAccessReview", None, None, answer.reason(), answer.status)
         doc = answer.json()
         status = (doc or {}).get("status") if isinstance(doc, dict) else None
         return bool(isinstance(status, dict) and status.get("allowed") is True)
@@ -505,9 +510,12 @@ def load(cluster: Cluster, reads: Sequence[Read], then: Callable[[Obj], Iterable
         else:
             got = cluster.get(read.kind, read.namespace, read.name)
         follow: list[Read] = []
+        if isinstance(got, Denied) and read.primary and got.status != 403:
+            # The subjects themselves failed to load (not a refusal): nothing to diagnose.
+            raise cluster.failure(got)
         with lock:
             if isinstance(got, Denied):
-                if got.reason != "not served by this cluster":
+                if got.reason != NOT_SERVED:
                     result.denied.append(got)
                     result.primary_denied |= read.primary
                 elif read.kind not in result.objects:

@@ -43,12 +43,14 @@ KINDS = frozenset({
 
 @dataclass(frozen=True)
 class Denied:
-    """A read the API server refused (403): what, and the server's reason."""
+    """A read that failed: refused (403) or failing after retries (5xx): what, and the
+    server's reason."""
 
     kind: str
     namespace: str | None  # None: the cluster-wide list (or a cluster-scoped kind)
     name: str | None  # None: the list
     reason: str
+    status: int = 403
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,11 @@ def check_permission_denied(ctx: Context) -> Iterator[Finding]:
                        "covers may be reported as having no credential.")
         elif d.kind == "Secret":
             effect += " The pods' pull secrets cannot be decoded, so their credentials are not checked."
-        msg = f"You may not {verb} {what} ({d.reason}).{effect} Ask for read access, or run as a cluster reader."
+        if d.status == 403:
+            msg = f"You may not {verb} {what} ({d.reason}).{effect} Ask for read access, or run as a cluster reader."
+        else:
+            msg = (f"The API server failed to {verb} {what} (HTTP {d.status}: {d.reason}), even after retries."
+                   f"{effect} Run again later.")
         yield finding("permission-denied", Severity.INFO, ObjectRef(d.kind, d.namespace, d.name), msg,
                       fix=Fix(None, (f"oc auth can-i {verb} {resource}{ns}",)))
 
