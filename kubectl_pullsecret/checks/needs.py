@@ -29,6 +29,14 @@ EXTRA: dict[str, tuple[str, ...]] = {
 }
 # Checks that read nothing of the pods' credentials (everything else does).
 NO_CREDENTIALS = frozenset({"pull-error-observed", "global-pull-secret-rollout-pending", "permission-denied"})
+# Checks about the cluster, not about pods.
+CLUSTER_LEVEL = frozenset({"global-pull-secret-invalid", "global-pull-secret-telemetry-missing",
+                           "global-pull-secret-rollout-pending", "permission-denied"})
+# What image.config.openshift.io/cluster decides: the internal registry's host names,
+# the registry policy, and the trust the probes use.
+IMAGE_CONFIG_USERS = frozenset({"no-matching-credential", "pod-overrides-sa-secrets", "internal-registry-disabled",
+                                "cross-project-pull-denied", "registry-blocked", "registry-tls-untrusted",
+                                "registry-unreachable"})
 
 
 def kinds_for(selected: Iterable[str]) -> set[str]:
@@ -43,10 +51,18 @@ def users_of(kind: str, selected: Iterable[str]) -> list[str]:
     """The selected checks that an unreadable `kind` leaves skipped or incomplete."""
     out = []
     for check_id in selected:
-        if check_id == "permission-denied":
-            continue
-        core = kind in ("Pod", "ServiceAccount")
-        credentials = kind in ("Secret", GLOBAL_PULL_SECRET, IMAGE_CONFIG) and check_id not in NO_CREDENTIALS
-        if kind in EXTRA.get(check_id, ()) or core or credentials:
+        if kind in EXTRA.get(check_id, ()):
+            hit = True
+        elif kind in ("Pod", "ServiceAccount"):
+            hit = check_id not in CLUSTER_LEVEL
+        elif kind == "Secret":
+            hit = check_id not in CLUSTER_LEVEL and check_id not in NO_CREDENTIALS
+        elif kind == GLOBAL_PULL_SECRET:
+            hit = (check_id not in NO_CREDENTIALS and check_id != "global-pull-secret-rollout-pending")
+        elif kind == IMAGE_CONFIG:
+            hit = check_id in IMAGE_CONFIG_USERS
+        else:
+            hit = False
+        if hit:
             out.append(check_id)
     return out

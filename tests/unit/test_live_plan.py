@@ -111,3 +111,15 @@ def test_denied_kind_names_its_checks(kind: str, expect: list[str], not_expect: 
     assert set(expect) <= set(users)
     assert not set(not_expect) & set(users)
     assert "permission-denied" not in users
+
+
+def test_image_config_denial_names_only_what_it_decides() -> None:
+    users = set(needs.users_of(needs.IMAGE_CONFIG, ALL))
+    assert {"registry-blocked", "cross-project-pull-denied", "internal-registry-disabled"} <= users
+    assert not {"pull-secret-malformed", "pull-secret-missing", "global-pull-secret-invalid"} & users
+
+
+def test_pod_denial_spares_the_cluster_level_checks() -> None:
+    users = set(needs.users_of("Pod", ALL))
+    assert {"pull-secret-missing", "pull-error-observed", "no-matching-credential"} <= users
+    assert not {"global-pull-secret-invalid", "global-pull-secret-rollout-pending", "permission-denied"} & users
