@@ -13,6 +13,7 @@ import yaml
 from tests.fakekube import FakeKube
 from tests.integration.live_helpers import (
     EXAMPLES,
+    INTERNAL,
     SAR_PATH,
     Run,
     canonical,
@@ -166,3 +167,50 @@ def test_openshift_cluster_without_image_pullers_binding(kube: FakeKube, tmp_pat
     want = offline("openshift-cluster", "-A")
     assert got.key_set() - want.key_set() == {("cross-project-pull-denied", "error", "Pod", "store", "web-0", "web")}
     assert want.key_set() <= got.key_set()
+
+
+@pytest.fixture(scope="module")
+def target_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[FakeKube, Path, Path]]]:
+    """shop on plain Kubernetes; openshift-project on OpenShift with a global pull secret (also
+    written to a file for the offline side). name -> (api, kubeconfig, extra offline file)."""
+    tmp = tmp_path_factory.mktemp("targets")
+    gps = tmp / "pull-secret.yaml"
+    gps.write_text(yaml.safe_dump(global_pull_secret()))
+    none = tmp / "empty.yaml"
+    none.write_text("")
+    with fake_kube(openshift=False) as shop, fake_kube(openshift=True) as payments:
+        shop.add_all(example_objects("shop"))
+        openshift_cluster(payments, [*example_objects("openshift-project"), global_pull_secret()])
+        yield {"shop": (shop, shop.kubeconfig(tmp / "shop"), none),
+               "openshift-project": (payments, payments.kubeconfig(tmp / "payments"), gps)}
+
+
+@pytest.mark.parametrize(("example", "ns", "targets"), [
+    ("shop", "shop", ["deployment/web"]),
+    ("shop", "shop", ["pod/cache", "deployment/api"]),
+    ("shop", "shop", ["sa/builder"]),
+    ("shop", "shop", ["secret/api-creds"]),
+    ("shop", "shop", ["replicaset/web-7c9d8f6b5"]),
+    ("shop", "shop", ["-l", "app=web"]),
+    ("shop", "shop", ["--image", "quay.io/acme/web:1.2", "--sa", "builder"]),
+    ("openshift-project", "payments", ["deploymentconfig/gateway"]),
+    ("openshift-project", "payments", ["deployment/reports", "sa/deployer"]),
+    ("openshift-project", "payments", ["--image", f"{INTERNAL}/payments/ledger:4.2"]),
+])
+def test_targets_live_equal_offline(target_clusters: dict[str, tuple[FakeKube, Path, Path]], example: str, ns: str,
+                                    targets: list[str]) -> None:
+    """Targets read only what they name (field selectors); the diagnosis matches offline."""
+    api, kc, extra = target_clusters[example]
+    api.clear_log()
+    got = doctor_in_process("-n", ns, *targets, "--no-probe", "-o", "json", kubeconfig=kc)
+    want = doctor_in_process("-f", EXAMPLES / example, "-f", extra, "-n", ns, *targets, "--no-probe", "-o", "json")
+    assert got.code == want.code, (got, want)
+    assert canonical(got.findings) == canonical(want.findings)
+    assert got.report["images"] == want.report["images"]
+    named = [t.split("/", 1) for t in targets if "/" in t and not t.startswith(("quay.io", INTERNAL))]
+    selectors = {r.query.get("fieldSelector") for r in api.requests if r.query.get("fieldSelector")}
+    for kind, name in named:
+        if kind not in ("sa", "secret"):
+            assert f"metadata.name={name}" in selectors, selectors
+    if "--image" in targets:
+        assert not [r for r in api.requests if r.path.endswith("/pods")]

@@ -5,6 +5,7 @@ kinds the selected checks need."""
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ from tests.integration.live_helpers import (
     pod,
     registry_operator,
     service_account,
+    start_doctor,
 )
 
 GPS_PATH = "/api/v1/namespaces/openshift-config/secrets/pull-secret"
@@ -158,3 +160,55 @@ def test_plain_kubernetes_reads_no_openshift_kind_whatever_the_checks(tmp_path: 
         requested = [r.path for r in api.requests]
     assert result.code == 0 and result.findings == [], result
     assert not [p for p in requested if any(m in p for m in OPENSHIFT_PATH_MARKERS)], requested
+
+
+def test_expired_continue_token_restarts_the_list(tmp_path: Path) -> None:
+    """A continue token that expired mid-list (410, etcd compaction) restarts the list once, as
+    client-go's pager does; nothing is lost or doubled."""
+    with fake_kube(openshift=False) as api:
+        api.add_all([namespace("big"), service_account("default", "big"), *pods("big", 0, 1200)])
+        kc = api.kubeconfig(tmp_path / "kc")
+        # Page 2 waits a second before the server reads its token; the store is compacted meanwhile.
+        api.fault(path="/namespaces/big/pods$", query={"continue": "."}, delay=1.0, times=1)
+        pending = start_doctor("-n", "big", "--no-probe", "-o", "json", "--checks", "pull-secret-missing,"
+                               "no-matching-credential", kubeconfig=kc, env={"KUBECONFIG": str(tmp_path / "none")})
+        deadline = time.monotonic() + 30
+        while not any(r.path == "/api/v1/namespaces/big/pods" for r in api.requests):
+            assert time.monotonic() < deadline and pending.proc.poll() is None, pending.result()
+            time.sleep(0.02)
+        api.compact()
+        result = pending.result()
+        statuses = [(r.status, "continue" in r.query) for r in api.requests if r.path == "/api/v1/namespaces/big/pods"]
+    assert result.code in (0, 1), result
+    assert statuses == [(200, False), (410, True), (200, False), (200, True), (200, True)]
+    pods_seen = [u["name"] for i in result.report["images"] for u in i["usedBy"] if u["kind"] == "Pod"]
+    assert len(pods_seen) == len(set(pods_seen)) == 1200
+
+
+def test_label_selector_applies_to_pods_only(tmp_path: Path) -> None:
+    with fake_kube(openshift=False) as api:
+        api.add_all([namespace("a"), service_account("default", "a"),
+                     pod("web-0", "a", "quay.io/acme/web:1", labels={"app": "web"}),
+                     pod("db-0", "a", "quay.io/acme/db:1", labels={"app": "db"})])
+        kc = api.kubeconfig(tmp_path / "kc")
+        result = doctor_in_process("-n", "a", "-l", "app=web", "--no-probe", "-o", "json", kubeconfig=kc)
+        lists = {r.path.rsplit("/", 1)[-1]: r.query for r in api.requests if r.path != "/apis"}
+    assert result.code in (0, 1), result
+    assert [u["name"] for i in result.report["images"] for u in i["usedBy"]] == ["web-0"]
+    assert lists["pods"].get("labelSelector") == "app=web"
+    assert all("labelSelector" not in q for kind, q in lists.items() if kind != "pods")
+
+
+def test_a_kind_the_cluster_does_not_serve_is_no_permission_problem(tmp_path: Path) -> None:
+    """ImageContentSourcePolicy gone (404 on the list, as on a cluster without the API): silently
+    absent; the other mirror sets still count."""
+    with fake_kube(openshift=True) as api:
+        openshift_cluster(api, [namespace("a"), service_account("default", "a"), global_pull_secret(),
+                                mirror_set("ImageDigestMirrorSet", "m", "quay.io/acme", ["mirror.example/acme"]),
+                                pod("app-0", "a", "quay.io/acme/app@sha256:" + "5e" * 32)])
+        api.fault(path="/imagecontentsourcepolicies$", status=404)
+        kc = api.kubeconfig(tmp_path / "kc")
+        result = doctor_in_process("-n", "a", "--no-probe", "-o", "json", kubeconfig=kc)
+    assert result.code == 1, result
+    assert result.of("permission-denied") == []
+    assert [f["object"]["name"] for f in result.of("mirror-credential-missing")] == ["app-0"]
