@@ -125,10 +125,18 @@ def _no_secrets(run: Run) -> None:
 
 
 def test_baseline(scenarios: dict[str, Scenario]) -> None:
-    run = scenarios["baseline"].run
+    s = scenarios["baseline"]
+    run = s.run
     assert run.code == 1 and run.findings, run
-    assert scenarios["baseline"].statuses() == [200]
+    assert s.statuses() == [200]
     _no_secrets(run)
+    # -v 6 logs every HTTP request (SPEC), one line each.
+    assert s.api is not None
+    served = [r for r in s.api.requests]
+    logged = [line for line in run.err.splitlines() if f" {s.api.url}/" in line and " -> " in line]
+    assert len(logged) == len(served) > 5, (logged, served)
+    for r in served:
+        assert any(f"{r.method} {s.api.url}{r.path}" in line for line in logged), r.path
 
 
 def test_429_with_retry_after_is_retried_after_waiting(scenarios: dict[str, Scenario]) -> None:

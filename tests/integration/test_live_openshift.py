@@ -355,3 +355,20 @@ def test_not_openshift_makes_no_openshift_reads_and_stays_silent(tmp_path: Path)
     assert not [r for r in api.requests if r.method != "GET"]
     assert not [f for f in result.findings if f["check"] in OPENSHIFT_CHECKS]
     assert not result.of("permission-denied")
+
+
+def test_internal_registry_hosts_come_from_image_config(ocp: FakeKube, tmp_path: Path) -> None:
+    """image.config status names the internal registry's host names (internal and routes): images on
+    any of them are internal-registry pulls, asked about once per (service account, project)."""
+    ocp.add_all([o for o in base_cluster(pullers=False) if o["kind"] != "Image"])
+    ocp.add(image_pullers("a"))
+    config = image_config()
+    config["status"] = {"internalRegistryHostname": "registry.internal.example:5000",
+                        "externalRegistryHostnames": ["default-route-openshift-image-registry.apps.example"]}
+    ocp.add(config)
+    ocp.add_all([pod("int-0", "a", "registry.internal.example:5000/b/app:1"),
+                 pod("route-0", "a", "default-route-openshift-image-registry.apps.example/b/app:1"),
+                 pod("elsewhere-0", "a", "registry.example/b/app:1")])
+    result = run(ocp, tmp_path, "-n", "a")
+    assert names(result.of("cross-project-pull-denied")) == {"int-0", "route-0"}
+    assert len([r for r in ocp.requests if r.path == SAR_PATH]) == 1
