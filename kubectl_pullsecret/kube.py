@@ -550,8 +550,14 @@ def review_access(cluster: Cluster, questions: Iterable[tuple[str, str, str]]) -
     denied: Denied | None = None
     if not asked:
         return answers, None
+    # The first review alone: a user who may not create reviews is told once, not
+    # once per question.
+    first = cluster.may_pull(*asked[0])
+    if isinstance(first, Denied):
+        return dict.fromkeys(asked), first
+    answers[asked[0]] = first
     with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="kube-sar") as pool:
-        for question, got in zip(asked, pool.map(lambda q: cluster.may_pull(*q), asked), strict=True):
+        for question, got in zip(asked[1:], pool.map(lambda q: cluster.may_pull(*q), asked[1:]), strict=True):
             if isinstance(got, Denied):
                 denied, answers[question] = got, None
             else:
