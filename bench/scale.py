@@ -72,7 +72,7 @@ def measure(cmd: list[str], server: Server, env: dict[str, str]) -> tuple[float,
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    requests = server.request_count() - before - 1  # minus our own count request
+    requests = server.request_count() - before  # (the count endpoint is not logged)
     return wall, usage.ru_maxrss / 1024, requests, proc.returncode
 
 
