@@ -14,7 +14,15 @@ from kubectl_pullsecret.checks.base import Context, internal_registries
 from kubectl_pullsecret.errors import UsageError
 from kubectl_pullsecret.findings import ImageReport, Report
 from kubectl_pullsecret.kube import ClusterOptions
-from kubectl_pullsecret.probe_model import ChainSpec, ImageProbe, LoginPlan, Result, plan_image, plan_login
+from kubectl_pullsecret.probe_model import (
+    ChainSpec,
+    ImageProbe,
+    LoginPlan,
+    Result,
+    plan_image,
+    plan_login,
+    skipped,
+)
 from kubectl_pullsecret.resolve import Resolution, Resolver, Target, node_credentials, resolve_all, select
 from kubectl_pullsecret.snapshot import Snapshot, load_files
 
@@ -199,9 +207,10 @@ def _probe(opts: Options, resolver: Resolver, secrets: Sequence[tuple[str, str]]
     settings = Settings(timeout=opts.probe_timeout,
                         insecure=frozenset(h.lower() for h in opts.insecure_registries) | cluster_insecure,
                         ca_file=opts.registry_ca_file, ca_data=cluster_ca)
+    mirrors = openshift.mirror_rules(resolver.snapshot) if resolver.snapshot.openshift else []
     prober = probing.Prober(settings)
     started = time.perf_counter()
-    plans = {id(res): plan_image(res) for res in resolutions}
+    plans = {id(res): _plan(res, mirrors) for res in resolutions}
     chains = prober.probe_images(p for p in plans.values() if isinstance(p, ChainSpec))
     image_probes = {key: (chains[p] if isinstance(p, ChainSpec) else p)
                     for key, p in plans.items() if p is not None}
@@ -215,6 +224,17 @@ def _probe(opts: Options, resolver: Resolver, secrets: Sequence[tuple[str, str]]
     log.info("probed %d image chain(s) and %d login(s) with %d HTTP request(s) in %.0f ms", len(chains), len(results),
              prober.client.request_count, (time.perf_counter() - started) * 1000)
     return image_probes, logins
+
+
+def _plan(res: Resolution, mirrors: Sequence[openshift.MirrorRule]) -> ChainSpec | ImageProbe | None:
+    """plan_image, except that an image CRI-O pulls only from mirrors (NeverContactSource)
+    is not probed at its source: the nodes never contact it."""
+    if mirrors and res.reference is not None:
+        plan = openshift.mirror_plan(mirrors, res.reference)
+        if plan is not None and plan.never_contact_source and plan.mirrors:
+            return skipped(res.reference.registry, f"CRI-O pulls it only from mirrors of {plan.source} "
+                                                   "(NeverContactSource): see mirror-credential-missing")
+    return plan_image(res)
 
 
 def _probe_notes(image_probes: dict[int, ImageProbe], logins: Sequence[tuple[LoginPlan, Result | None]]) -> list[str]:

@@ -822,3 +822,20 @@ def test_no_matching_credential_is_moot_when_only_mirrors_are_contacted(policy: 
                    mirror_set("acme", "quay.io/acme", ["mirror.corp.example/acme"], policy=policy)])
     assert bool(run(ctx, "no-matching-credential")) is reported
     assert run(ctx, "mirror-credential-missing") == []
+
+
+def test_never_contacted_source_is_not_probed(tmp_path) -> None:
+    """The nodes never contact a NeverContactSource source: probing it from here would
+    report on a registry the pull never uses."""
+    from helpers_k8s import dump
+
+    from kubectl_pullsecret import doctor
+
+    objs = [openshift_namespace(), sa(), pod("web-1", f"source.invalid/acme/web@{DIGEST}"),
+            mirror_set("acme", "source.invalid/acme", ["mirror.invalid/acme"], policy="NeverContactSource")]
+    path = tmp_path / "in.yaml"
+    path.write_text(dump(objs), encoding="utf-8")
+    report = doctor.run(doctor.Options(files=[str(path)], probe=True, probe_timeout=2))
+    [image] = report.images
+    assert image.probe is not None and image.probe["outcome"] == "skipped"
+    assert "only from mirrors of source.invalid/acme" in image.probe["detail"]
