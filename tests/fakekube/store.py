@@ -187,13 +187,7 @@ class Store:
             b = self.bucket(bucket)
             keys = b.sorted_keys()
             items = b.items
-        if namespace is None:
-            lo, hi = 0, len(keys)
-        else:
-            lo = bisect.bisect_left(keys, (namespace, ""))
-            hi = bisect.bisect_left(keys, (namespace + "\x00", ""))
-        if after is not None:
-            lo = max(lo, bisect.bisect_right(keys, after))
+        lo, hi = _span(keys, namespace, after)
         for i in range(lo, hi):
             entry = items.get(keys[i])
             if entry is not None:
@@ -202,14 +196,21 @@ class Store:
     def count(self, bucket: BucketKey, namespace: str | None, after: Key | None = None) -> int:
         with self.lock:
             keys = self.bucket(bucket).sorted_keys()
-        if namespace is None:
-            lo, hi = 0, len(keys)
-        else:
-            lo = bisect.bisect_left(keys, (namespace, ""))
-            hi = bisect.bisect_left(keys, (namespace + "\x00", ""))
-        if after is not None:
-            lo = max(lo, bisect.bisect_right(keys, after))
+        lo, hi = _span(keys, namespace, after)
         return max(0, hi - lo)
 
     def all(self, bucket: BucketKey, predicate: Callable[[Obj], bool] | None = None) -> list[Entry]:
         return [e for e in self.scan(bucket, None) if predicate is None or predicate(e.obj)]
+
+
+def _span(keys: list[Key], namespace: str | None, after: Key | None) -> tuple[int, int]:
+    """The index range of sorted (namespace, name) keys in `namespace` (all when None),
+    starting after the key `after` (a continue token's position)."""
+    if namespace is None:
+        lo, hi = 0, len(keys)
+    else:
+        lo = bisect.bisect_left(keys, (namespace, ""))
+        hi = bisect.bisect_left(keys, (namespace + "\x00", ""))
+    if after is not None:
+        lo = max(lo, bisect.bisect_right(keys, after))
+    return lo, hi
