@@ -51,10 +51,6 @@ class Server:
             data: dict[str, Any] = json.load(resp)
         return int(data["count"])
 
-    def requests_by_path(self) -> dict[str, int]:
-        with urllib.request.urlopen(self.url + "/fakekube/requests", context=self._ctx) as resp:  # noqa: S310
-            return dict(json.load(resp)["requests"])
-
     def close(self) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.close()

@@ -13,7 +13,7 @@ from kubectl_pullsecret.checks import openshift
 from kubectl_pullsecret.checks.base import Context, internal_registries
 from kubectl_pullsecret.errors import UsageError
 from kubectl_pullsecret.findings import ImageReport, Report
-from kubectl_pullsecret.kube import ClusterOptions
+from kubectl_pullsecret.kube import Cluster, ClusterOptions
 from kubectl_pullsecret.probe_model import (
     ChainSpec,
     ImageProbe,
@@ -129,7 +129,7 @@ def run(opts: Options, stdin: TextIO | None = None) -> Report:
     live_source: live.Live | None = None
     namespaces: list[str] | None
     if opts.live:
-        cluster = live.connect(ClusterOptions(opts.kubeconfig, opts.context, opts.request_timeout))
+        cluster = Cluster.connect(ClusterOptions(opts.kubeconfig, opts.context, opts.request_timeout))
         # SPEC: no -n means the kubeconfig context's namespace, else default.
         namespaces = (None if opts.all_namespaces
                       else [opts.namespace or cluster.namespace or "default"])

@@ -163,13 +163,12 @@ class Cluster:
     """One cluster connection: the loaded kubeconfig context and a pooled client."""
 
     def __init__(self, api_client: Any, context: str | None, server: str, namespace: str | None,
-                 timeout: float | None, sleep: Callable[[float], None] = time.sleep) -> None:
+                 timeout: float | None) -> None:
         self.api = api_client
         self.context = context
         self.server = server
         self.namespace = namespace  # the context's namespace, if it sets one
         self.timeout = timeout
-        self.sleep = sleep
         self.request_count = 0
         self._lock = threading.Lock()
 
@@ -266,7 +265,7 @@ class Cluster:
                 if not retry or attempt == MAX_ATTEMPTS or not _transient(exc):
                     raise SourceError(f"cannot reach the cluster at {self.server}"
                                       f"{self._context_note()}: {problem}") from None
-                self.sleep(_jitter(delay))
+                time.sleep(_jitter(delay))
                 delay *= 2
                 continue
             log.debug("%s %s -> %d in %.0f ms", method, url, answer.status, (time.perf_counter() - started) * 1000)
@@ -277,7 +276,7 @@ class Cluster:
             if retry and answer.status in RETRY_STATUSES and attempt < MAX_ATTEMPTS:
                 wait = _retry_after(answer.headers.get("Retry-After")) if answer.status in (429, 503) else None
                 log.info("%s %s: %d, retrying in %.1f s", method, path, answer.status, wait or delay)
-                self.sleep(wait if wait is not None else _jitter(delay))
+                time.sleep(wait if wait is not None else _jitter(delay))
                 delay *= 2
                 continue
             return answer

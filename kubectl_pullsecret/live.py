@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from kubectl_pullsecret.checks import needs
-from kubectl_pullsecret.kube import Cluster, ClusterOptions, LoadResult, Read, load, review_access
+from kubectl_pullsecret.kube import Cluster, LoadResult, Read, load, review_access
 from kubectl_pullsecret.resolve import GLOBAL_PULL_SECRET, WORKLOAD_KINDS, Target
 from kubectl_pullsecret.snapshot import Denied, Obj, Snapshot
 
@@ -89,12 +89,7 @@ def trusted_ca_read(image_config: Obj) -> list[Read]:
 class Live:
     cluster: Cluster
     snapshot: Snapshot
-    namespaces: tuple[str, ...] | None
-    primary_denied: bool
-
-
-def connect(opts: ClusterOptions) -> Cluster:
-    return Cluster.connect(opts)
+    primary_denied: bool  # the subjects themselves were refused: nothing diagnosed
 
 
 def load_snapshot(cluster: Cluster, scope_of: Scope, selected: Sequence[str], probe: bool) -> Live:
@@ -114,7 +109,7 @@ def load_snapshot(cluster: Cluster, scope_of: Scope, selected: Sequence[str], pr
     log.info("read %d objects with %d API request(s) in %.0f ms (%s)", sum(len(v) for v in objects.values()),
              cluster.request_count, (time.perf_counter() - started) * 1000,
              ", ".join(f"{len(v)} {k}" for k, v in sorted(objects.items())))
-    return Live(cluster, snapshot, scope_of.namespaces, result.primary_denied)
+    return Live(cluster, snapshot, result.primary_denied)
 
 
 def _key(obj: Obj) -> tuple[str, str]:
