@@ -33,8 +33,10 @@ TARGET: pod/NAME, deployment/NAME, statefulset/NAME, daemonset/NAME, replicaset/
 job/NAME, cronjob/NAME, deploymentconfig/NAME, sa/NAME, secret/NAME; none = every pod.
 
 examples:
-  kubectl pullsecret doctor -f examples/shop
-  kubectl pullsecret doctor -f dump.yaml -n shop deployment/web -o json
+  kubectl pullsecret doctor                          # every pod of the context's namespace
+  kubectl pullsecret doctor -n shop deployment/web -o json
+  kubectl pullsecret doctor -A --no-probe            # the whole cluster, credentials matched only
+  kubectl pullsecret doctor -f examples/shop         # offline: a dump, a must-gather, stdin
   kubectl pullsecret doctor --image quay.io/acme/web:1.2 --authfile ~/.docker/config.json
 """
 
