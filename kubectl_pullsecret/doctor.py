@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from kubectl_pullsecret import checks, live, reference
-from kubectl_pullsecret.checks import openshift
+from kubectl_pullsecret.checks import needs, openshift
 from kubectl_pullsecret.checks.base import Context, internal_registries
 from kubectl_pullsecret.errors import UsageError
 from kubectl_pullsecret.findings import ImageReport, Report
@@ -139,10 +139,8 @@ def run(opts: Options, stdin: TextIO | None = None) -> Report:
         snapshot = live_source.snapshot
     else:
         snapshot = load_snapshot(opts, stdin)
-        log.info("loaded %d objects (%s) from %d input(s) in %.0f ms",
-                 sum(len(v) for v in snapshot.objects.values()),
-                 ", ".join(f"{len(v)} {k}" for k, v in sorted(snapshot.objects.items())),
-                 len(snapshot.inputs), (time.perf_counter() - started) * 1000)
+        log.info("loaded %s from %d input(s) in %.0f ms", snapshot.counts(), len(snapshot.inputs),
+                 (time.perf_counter() - started) * 1000)
         if opts.all_namespaces:
             namespaces = None
         elif opts.namespace:
@@ -155,7 +153,7 @@ def run(opts: Options, stdin: TextIO | None = None) -> Report:
     node = node_credentials(snapshot, authfile)
     resolver = Resolver(snapshot, node)
     resolutions = tuple(resolve_all(resolver, scope.subjects))
-    if live_source is not None and snapshot.openshift and "cross-project-pull-denied" in selected:
+    if live_source is not None and snapshot.openshift and needs.SAR in needs.kinds_for(selected):
         questions = openshift.access_questions(resolutions, internal_registries(snapshot), snapshot)
         snapshot = live.with_access(live_source, questions)
     image_probes: dict[int, ImageProbe] = {}

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from kubectl_pullsecret.dockerconfig import KEY_FOR_FORMAT, TYPE_FOR_FORMAT
 from kubectl_pullsecret.errors import SourceError, UsageError
 from kubectl_pullsecret.snapshot import Denied, Obj
 
@@ -40,6 +41,8 @@ READERS = 8  # reads in flight at once
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 NOT_SERVED = "not served by this cluster"
+PULL_SECRET_TYPES = frozenset(TYPE_FOR_FORMAT.values())
+PULL_SECRET_KEYS = frozenset(KEY_FOR_FORMAT.values())
 
 
 @dataclass(frozen=True)
@@ -60,15 +63,19 @@ class Resource:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
+    @property
+    def qualified(self) -> str:
+        """`secrets`, `clusterversions.config.openshift.io`: as `oc auth can-i` takes it."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
     def describe(self, namespace: str | None, name: str | None = None) -> str:
-        """`secrets in namespace shop`, `secret openshift-config/pull-secret`, `clusterversions`."""
-        group = f".{self.group}" if self.group else ""
+        """`secrets in namespace shop`, `secrets openshift-config/pull-secret`, `clusterversions...`."""
         if name is not None:
             where = f"{namespace}/" if namespace and self.namespaced else ""
-            return f"{self.plural}{group} {where}{name}"
+            return f"{self.qualified} {where}{name}"
         if not self.namespaced:
-            return f"{self.plural}{group}"
-        return f"{self.plural}{group} in namespace {namespace}" if namespace else f"{self.plural}{group} in every namespace"
+            return self.qualified
+        return f"{self.qualified} in namespace {namespace}" if namespace else f"{self.qualified} in every namespace"
 
 
 RESOURCES: dict[str, Resource] = {
@@ -231,8 +238,7 @@ class Cluster:
 
     # -- transport -------------------------------------------------------------
 
-    def request(self, method: str, path: str, query: Mapping[str, str] | None = None,
-                body: Any = None, retry: bool = True) -> Answer:
+    def request(self, method: str, path: str, query: Mapping[str, str] | None = None, body: Any = None) -> Answer:
         """One API request, retried on 429/5xx/broken connections with backoff
         (Retry-After honoured, capped). Unreachable or unauthenticated: SourceError."""
         import urllib3
@@ -262,7 +268,7 @@ class Cluster:
                 problem = _transport_problem(exc)
                 log.debug("%s %s: %s (attempt %d)", method, url, problem, attempt)
                 # A refused connection, DNS failure or TLS failure will not heal in seconds.
-                if not retry or attempt == MAX_ATTEMPTS or not _transient(exc):
+                if attempt == MAX_ATTEMPTS or not _transient(exc):
                     raise SourceError(f"cannot reach the cluster at {self.server}"
                                       f"{self._context_note()}: {problem}") from None
                 time.sleep(_jitter(delay))
@@ -273,7 +279,7 @@ class Cluster:
                 raise SourceError(f"the cluster at {self.server}{self._context_note()} refused the credentials "
                                   f"(401 Unauthorized: {answer.reason()}); log in again (oc login, or refresh the "
                                   "kubeconfig token)")
-            if retry and answer.status in RETRY_STATUSES and attempt < MAX_ATTEMPTS:
+            if answer.status in RETRY_STATUSES and attempt < MAX_ATTEMPTS:
                 wait = _retry_after(answer.headers.get("Retry-After")) if answer.status in (429, 503) else None
                 log.info("%s %s: %d, retrying in %.1f s", method, path, answer.status, wait or delay)
                 time.sleep(wait if wait is not None else _jitter(delay))
@@ -384,13 +390,18 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
-def _transport_problem(exc: BaseException) -> str:
-    """A short cause for an exception from urllib3/ssl/socket."""
+def _cause(exc: BaseException) -> BaseException:
+    """The error behind urllib3's MaxRetryError wrapper."""
     import urllib3
 
     while isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
         exc = exc.reason
-    text = _one_line(exc)
+    return exc
+
+
+def _transport_problem(exc: BaseException) -> str:
+    """A short cause for an exception from urllib3/ssl/socket."""
+    text = _one_line(_cause(exc))
     lowered = text.lower()
     for needle, say in (("certificate verify failed", "TLS certificate not trusted"),
                         ("connection refused", "connection refused"),
@@ -411,8 +422,7 @@ def _transient(exc: BaseException) -> bool:
     failure, and not a timeout: --request-timeout is the user's bound per request."""
     import urllib3
 
-    while isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
-        exc = exc.reason
+    exc = _cause(exc)
     if isinstance(exc, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.SSLError,
                         urllib3.exceptions.TimeoutError)):
         return False
@@ -466,12 +476,12 @@ def _trim(obj: Obj, kind: str, res: Resource) -> Obj:
         if isinstance(status, dict):
             obj["status"] = {k: status[k] for k in ("phase", "containerStatuses", "initContainerStatuses")
                              if k in status}
-    elif kind == "Secret" and obj.get("type") not in ("kubernetes.io/dockercfg", "kubernetes.io/dockerconfigjson"):
+    elif kind == "Secret" and obj.get("type") not in PULL_SECRET_TYPES:
         # Only pull-secret data is ever decoded; other secrets (tokens, TLS keys) keep
         # their key names (a wrong-type check reads them) and lose their values.
         data = obj.get("data")
         if isinstance(data, dict):
-            obj["data"] = {k: (v if k in (".dockercfg", ".dockerconfigjson") else "") for k, v in data.items()}
+            obj["data"] = {k: (v if k in PULL_SECRET_KEYS else "") for k, v in data.items()}
     return obj
 
 

@@ -16,16 +16,14 @@ from dataclasses import dataclass, replace
 from kubectl_pullsecret.checks import needs
 from kubectl_pullsecret.kube import Cluster, LoadResult, Read, load, review_access
 from kubectl_pullsecret.resolve import GLOBAL_PULL_SECRET, WORKLOAD_KINDS, Target
-from kubectl_pullsecret.snapshot import Denied, Obj, Snapshot
+from kubectl_pullsecret.snapshot import OPENSHIFT_CLUSTER_KINDS, Denied, Obj, Snapshot
 
 log = logging.getLogger(__name__)
 
-OPENSHIFT_ONLY = frozenset({"DeploymentConfig", "Image", "ClusterVersion", "ClusterOperator", "MachineConfigPool",
-                            "ImageDigestMirrorSet", "ImageTagMirrorSet", "ImageContentSourcePolicy",
-                            needs.GLOBAL_PULL_SECRET, "SubjectAccessReview"})
+OPENSHIFT_ONLY = frozenset({"DeploymentConfig", *OPENSHIFT_CLUSTER_KINDS, needs.GLOBAL_PULL_SECRET, needs.SAR})
 # Named cluster objects the checks read (OpenShift's singletons).
 SINGLETONS = {"Image": "cluster", "ClusterVersion": "version", "ClusterOperator": "image-registry"}
-LISTED = ("MachineConfigPool", "ImageDigestMirrorSet", "ImageTagMirrorSet", "ImageContentSourcePolicy")
+LISTED = tuple(k for k in OPENSHIFT_CLUSTER_KINDS if k not in SINGLETONS)
 
 
 @dataclass(frozen=True)
@@ -106,9 +104,8 @@ def load_snapshot(cluster: Cluster, scope_of: Scope, selected: Sequence[str], pr
         covered=frozenset(result.covered),
         denied=tuple(sorted(result.denied, key=lambda d: (d.kind, d.namespace or "", d.name or ""))),
     )
-    log.info("read %d objects with %d API request(s) in %.0f ms (%s)", sum(len(v) for v in objects.values()),
-             cluster.request_count, (time.perf_counter() - started) * 1000,
-             ", ".join(f"{len(v)} {k}" for k, v in sorted(objects.items())))
+    log.info("read %s with %d API request(s) in %.0f ms", snapshot.counts(), cluster.request_count,
+             (time.perf_counter() - started) * 1000)
     return Live(cluster, snapshot, result.primary_denied)
 
 

@@ -26,6 +26,7 @@ Upstream behaviour that may look surprising but is deliberately mirrored:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -151,6 +152,15 @@ def strip_port(registry: str) -> str:
         end = registry.find("]")
         return registry if end < 0 else registry[: end + 1]
     return registry.partition(":")[0]
+
+
+def host_in_scopes(host: str, entries: Iterable[str]) -> bool:
+    """Is registry `host` (host[:port]) covered by host entries as registries.conf and
+    OpenShift's registrySources write them: an exact host[:port], a bare host (any
+    port), or `*.domain` (any subdomain)?"""
+    host = host.lower()
+    bare = strip_port(host)
+    return any(entry in (host, bare) or (entry.startswith("*.") and bare.endswith(entry[1:])) for entry in entries)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from kubectl_pullsecret import redact
 from kubectl_pullsecret.challenges import Challenge, parse_challenges, preferred
 from kubectl_pullsecret.probe_model import Login, Result, api_host
 from kubectl_pullsecret.redact import scrub as _scrub_at_capture
-from kubectl_pullsecret.reference import strip_port
+from kubectl_pullsecret.reference import host_in_scopes, strip_port
 
 log = logging.getLogger(__name__)
 
@@ -366,10 +366,7 @@ class Client:
     # -- plumbing ------------------------------------------------------------------
 
     def insecure(self, host: str) -> bool:
-        bare = strip_port(host)
-        return (host in self.settings.insecure or bare in self.settings.insecure
-                # registries.conf-style `*.example.com` entries (OpenShift insecureRegistries)
-                or any(e.startswith("*.") and bare.endswith(e[1:]) for e in self.settings.insecure))
+        return host_in_scopes(host, self.settings.insecure)
 
     def _session(self, insecure: bool) -> requests.Session:
         name = "insecure" if insecure else "secure"

@@ -125,7 +125,10 @@ class Subject:
     containers: tuple[Container, ...]
     own_pull_secrets: tuple[str, ...]  # listed in the pod spec / template
     pull_secrets: tuple[str, ...]  # what the kubelet uses (after SA admission, for templates)
-    pull_secrets_from_sa: bool  # pull_secrets were injected from the SA
+    # pull_secrets came from the SA through admission (not listed by the user): known
+    # for templates; for an existing pod read off its owner's template when the input
+    # has it, else guessed (all of them are the SA's).
+    pull_secrets_from_sa: bool
     created: bool  # an existing pod (admission already ran); False for templates
     owner: ObjectRef | None = None  # the workload to restart, for pods
 
@@ -193,7 +196,9 @@ def make_subject(snapshot: Snapshot, kind: str, obj: Obj) -> Subject:
     own = _names(spec.get("imagePullSecrets"))
     created = kind == "Pod" and bool(m.get("creationTimestamp") or m.get("uid"))
     pulls, from_sa = own, False
-    if not created and not own:
+    if created:
+        from_sa = _injected(snapshot, namespace, obj, sa_name, own)
+    elif not own:
         # ServiceAccount admission (plugin/pkg/admission/serviceaccount): a pod that
         # lists no pull secrets gets its SA's, once, at creation.
         sa_secrets = sa_pull_secrets(snapshot.get("ServiceAccount", namespace, sa_name))
@@ -465,26 +470,15 @@ def resolve_all(resolver: Resolver, subjects: Iterable[Subject]) -> list[Resolut
     return [r for s in subjects for r in resolver.resolve(s)]
 
 
-def pull_secrets_injected(snapshot: Snapshot, subject: Subject) -> bool:
-    """Did the subject's pull secrets come from its SA through admission (as opposed to
-    being listed in the pod spec by the user)? For an existing pod this is read off its
-    owner's template when the input has it, else guessed: all of them are the SA's."""
-    if not subject.created:
-        return subject.pull_secrets_from_sa
-    # Asked by several checks for every pod: answered once per subject.
-    key = ("injected", id(subject))
-    if key not in snapshot.memo:
-        snapshot.memo[key] = _injected(snapshot, subject)
-    return bool(snapshot.memo[key])
-
-
-def _injected(snapshot: Snapshot, subject: Subject) -> bool:
-    if not subject.pull_secrets:
+def _injected(snapshot: Snapshot, namespace: str, pod: Obj, sa_name: str, pulls: tuple[str, ...]) -> bool:
+    """Did an existing pod's pull secrets come from its SA through admission? Read off
+    its owner's template when the input has it, else guessed: all of them are the SA's."""
+    if not pulls:
         return False
-    owner = _controller_of(subject.obj)
+    owner = _controller_of(pod)
     if owner is not None:
-        parent = snapshot.get(owner[0], subject.ref.namespace, owner[1])
+        parent = snapshot.get(owner[0], namespace, owner[1])
         if parent is not None:
             return not _names(_pod_spec(owner[0], parent).get("imagePullSecrets"))
-    sa = snapshot.get("ServiceAccount", subject.ref.namespace, subject.sa_name)
-    return sa is not None and set(subject.pull_secrets) <= set(sa_pull_secrets(sa))
+    sa = snapshot.get("ServiceAccount", namespace, sa_name)
+    return sa is not None and set(pulls) <= set(sa_pull_secrets(sa))

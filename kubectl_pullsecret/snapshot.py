@@ -70,7 +70,6 @@ class Snapshot:
     denied: tuple[Denied, ...] = ()
     access: Mapping[tuple[str, str, str], bool | None] = field(default_factory=dict)
     _index: dict[tuple[str, str, str], Obj] = field(default_factory=dict, repr=False, compare=False)
-    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)  # derived per-run answers
 
     def __post_init__(self) -> None:
         for kind, items in self.objects.items():
@@ -91,14 +90,20 @@ class Snapshot:
         """Is the list of `kind` in `namespace` complete in this snapshot?"""
         return (kind, namespace) in self.covered or (kind, "*") in self.covered
 
+    def counts(self) -> str:
+        """`N objects (n Kind, ...)`, for the logs."""
+        kinds = ", ".join(f"{len(v)} {k}" for k, v in sorted(self.objects.items()))
+        return f"{sum(len(v) for v in self.objects.values())} objects ({kinds})"
+
     def namespaces(self) -> list[str]:
         found = {ns for (_, ns, _) in self._index if ns}
         return sorted(found)
 
-    def is_denied(self, kind: str, namespace: str | None) -> Denied | None:
-        """The refused read that hides `kind` objects of `namespace`, if any."""
+    def is_denied(self, kind: str, namespace: str | None, name: str | None = None) -> Denied | None:
+        """The failed read that hides `kind` objects of `namespace` (with `name`: that
+        object, refused by name or with its list), if any."""
         for d in self.denied:
-            if d.kind == kind and d.name is None and d.namespace in (None, namespace):
+            if d.kind == kind and d.namespace in (None, namespace) and d.name in (None, name):
                 return d
         return None
 

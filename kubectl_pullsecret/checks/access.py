@@ -7,32 +7,15 @@ from collections.abc import Iterator
 from kubectl_pullsecret.checks import needs
 from kubectl_pullsecret.checks.base import Context, finding
 from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
+from kubectl_pullsecret.kube import RESOURCES, SAR
 from kubectl_pullsecret.resolve import GLOBAL_PULL_SECRET
-
-# kind -> (plural as `oc auth can-i` spells it, API group)
-_RESOURCE = {
-    "Pod": ("pods", ""), "ServiceAccount": ("serviceaccounts", ""), "Secret": ("secrets", ""),
-    "ConfigMap": ("configmaps", ""), "Event": ("events", ""), "Namespace": ("namespaces", ""),
-    "ReplicationController": ("replicationcontrollers", ""),
-    "Deployment": ("deployments", "apps"), "StatefulSet": ("statefulsets", "apps"),
-    "DaemonSet": ("daemonsets", "apps"), "ReplicaSet": ("replicasets", "apps"),
-    "Job": ("jobs", "batch"), "CronJob": ("cronjobs", "batch"),
-    "DeploymentConfig": ("deploymentconfigs", "apps.openshift.io"),
-    "Image": ("images", "config.openshift.io"), "ClusterVersion": ("clusterversions", "config.openshift.io"),
-    "ClusterOperator": ("clusteroperators", "config.openshift.io"),
-    "ImageDigestMirrorSet": ("imagedigestmirrorsets", "config.openshift.io"),
-    "ImageTagMirrorSet": ("imagetagmirrorsets", "config.openshift.io"),
-    "ImageContentSourcePolicy": ("imagecontentsourcepolicies", "operator.openshift.io"),
-    "MachineConfigPool": ("machineconfigpools", "machineconfiguration.openshift.io"),
-    "SubjectAccessReview": ("subjectaccessreviews", "authorization.k8s.io"),
-}
 
 
 def check_permission_denied(ctx: Context) -> Iterator[Finding]:
     """The user may not read something doctor needs; the checks depending on it are skipped."""
     for d in ctx.snapshot.denied:
-        plural, group = _RESOURCE.get(d.kind, (d.kind.lower() + "s", ""))
-        resource = f"{plural}.{group}" if group else plural
+        res = SAR if d.kind == "SubjectAccessReview" else RESOURCES[d.kind]
+        resource = res.qualified
         if (d.namespace, d.name) == GLOBAL_PULL_SECRET and d.kind == "Secret":
             what = "the global pull secret openshift-config/pull-secret (the nodes' credentials)"
             kind_key = needs.GLOBAL_PULL_SECRET
@@ -43,13 +26,13 @@ def check_permission_denied(ctx: Context) -> Iterator[Finding]:
             what = "SubjectAccessReviews (who may pull from which project)"
             kind_key = d.kind
         else:
-            where = f" in namespace {d.namespace}" if d.namespace else (" in any namespace" if _namespaced(d.kind)
+            where = f" in namespace {d.namespace}" if d.namespace else (" in any namespace" if res.namespaced
                                                                          else "")
             what = f"{resource}{where}"
             kind_key = d.kind
         skipped = needs.users_of(kind_key, ctx.selected)
         verb = "create" if d.kind == "SubjectAccessReview" else ("get" if d.name else "list")
-        ns = f" -n {d.namespace}" if d.namespace else (" -A" if _namespaced(d.kind) and d.name is None else "")
+        ns = f" -n {d.namespace}" if d.namespace else (" -A" if res.namespaced and d.name is None else "")
         effect = (f" Skipped or incomplete: {', '.join(skipped)}." if skipped else "")
         if kind_key == needs.GLOBAL_PULL_SECRET:
             effect += (" Without it the node credentials are unknown, so an image that only the global pull secret "
@@ -64,7 +47,3 @@ def check_permission_denied(ctx: Context) -> Iterator[Finding]:
         yield finding("permission-denied", Severity.INFO, ObjectRef(d.kind, d.namespace, d.name), msg,
                       fix=Fix(None, (f"oc auth can-i {verb} {resource}{ns}",)))
 
-
-def _namespaced(kind: str) -> bool:
-    return kind not in ("Namespace", "Image", "ClusterVersion", "ClusterOperator", "ImageDigestMirrorSet",
-                        "ImageTagMirrorSet", "ImageContentSourcePolicy", "MachineConfigPool", "SubjectAccessReview")

@@ -17,7 +17,6 @@ from kubectl_pullsecret.resolve import (
     Resolver,
     Scope,
     Subject,
-    pull_secrets_injected,
 )
 from kubectl_pullsecret.snapshot import Snapshot
 
@@ -47,9 +46,7 @@ class Context:
         """The nodes' credentials could not be read (live, the global pull secret refused)."""
         if self.node.origin is not None and self.node.origin.startswith("file:"):
             return False
-        ns, name = GLOBAL_PULL_SECRET
-        return any(d.kind == "Secret" and d.namespace in (None, ns) and d.name in (None, name)
-                   for d in self.snapshot.denied)
+        return self.snapshot.is_denied("Secret", *GLOBAL_PULL_SECRET) is not None
 
     def probe_of(self, res: Resolution) -> ImageProbe | None:
         return self.image_probes.get(id(res))
@@ -145,12 +142,12 @@ def add_pull_secret_patches(target: ObjectRef, names: Iterable[str]) -> tuple[st
                  + q(json.dumps([{"op": "add", "path": path, "value": {"name": n}}])) for n in names)
 
 
-def credential_fix(snapshot: Snapshot, subject: Subject, secret: str, registry: str, username: str | None) -> Fix:
+def credential_fix(subject: Subject, secret: str, registry: str, username: str | None) -> Fix:
     """Create a pull secret for a subject and make its pods use it: link it to the SA,
     unless the pods list their own pull secrets (then the SA's are never added, and the
     secret must go into the template)."""
     ns = subject.ref.namespace or "default"
-    if subject.own_pull_secrets and not pull_secrets_injected(snapshot, subject):
+    if subject.own_pull_secrets and not subject.pull_secrets_from_sa:
         base = create_secret_fix(ns, secret, registry, username, None)
         target = patch_target(subject)
         extra = (add_pull_secret_patches(target, [secret]) if target is not None

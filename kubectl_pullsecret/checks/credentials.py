@@ -132,7 +132,7 @@ def check_no_match(ctx: Context) -> Iterator[Finding]:
                     "pod-overrides-sa-secrets.")
             fix = restart_fix(s) if s.created else None
         else:
-            fix = credential_fix(ctx.snapshot, s, new_secret_name(ref.host), ref.registry, None)
+            fix = credential_fix(s, new_secret_name(ref.host), ref.registry, None)
         yield for_container("no-matching-credential", severity, res, msg, fix)
 
 
@@ -147,7 +147,7 @@ def check_dockerhub_anonymous(ctx: Context) -> Iterator[Finding]:
                "private repositories fail. A Docker Hub key must be docker.io, index.docker.io or "
                f"https://index.docker.io/v1/.{_empty_matches(res)}")
         s = res.subject
-        fix = credential_fix(ctx.snapshot, s, "dockerhub-pull", "docker.io", None)
+        fix = credential_fix(s, "dockerhub-pull", "docker.io", None)
         yield for_container("dockerhub-anonymous", Severity.WARNING, res, msg, fix)
 
 
@@ -235,7 +235,7 @@ def check_key_mismatch(ctx: Context) -> Iterator[Finding]:
                        f"never matches it to {ref.name}: {why}. Key it as {better!r}.")
                 fix = None
                 if src.name.startswith("secret/"):
-                    fix = credential_fix(ctx.snapshot, res.subject, new_secret_name(ref.host), better,
+                    fix = credential_fix(res.subject, new_secret_name(ref.host), better,
                                          entry.username or None)
                 yield for_container("credential-key-mismatch", Severity.WARNING, res, msg, fix)
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 CORE = ("Pod", "ServiceAccount", "Secret")
 GLOBAL_PULL_SECRET = "Secret:openshift-config/pull-secret"  # a named read, not a kind
 IMAGE_CONFIG = "Image"
+SAR = "SubjectAccessReview"  # not a read: a review per (service account, project)
 
 # check id -> what it reads besides the core kinds (OpenShift-only kinds are read only
 # when discovery finds OpenShift).
@@ -21,7 +22,7 @@ EXTRA: dict[str, tuple[str, ...]] = {
     "pull-error-observed": ("Event",),
     "sa-not-provisioned": ("ClusterVersion", "ClusterOperator"),
     "internal-registry-disabled": ("ClusterVersion", "ClusterOperator"),
-    "cross-project-pull-denied": ("SubjectAccessReview",),
+    "cross-project-pull-denied": (SAR,),
     "global-pull-secret-rollout-pending": ("MachineConfigPool",),
     "mirror-credential-missing": ("ImageDigestMirrorSet", "ImageTagMirrorSet", "ImageContentSourcePolicy"),
     # The release payload (ClusterVersion) is exempt from blocks; mirrors decide NeverContactSource.

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from kubectl_pullsecret import keyring, reference
@@ -93,7 +94,7 @@ def probe_trust(snapshot: Snapshot) -> tuple[frozenset[str], str]:
     Hosts come from image.config spec.registrySources.insecureRegistries, lowercased,
     with any /path cut (the probe is per host; the nodes scope it to the path). Entries
     `*.example.com` are kept as written: they mean any subdomain (see
-    `host_in_scopes`). The PEM text is every data value containing a certificate of the
+    `reference.host_in_scopes`). The PEM text is every data value containing a certificate of the
     openshift-config ConfigMap named by spec.additionalTrustedCA.name, in key order; a
     key `host..port` means the CA is for host:port (the nodes install it for that
     registry only; the probe adds it to its bundle for every host).
@@ -111,14 +112,6 @@ def probe_trust(snapshot: Snapshot) -> tuple[frozenset[str], str]:
             if isinstance(value, str) and "BEGIN CERTIFICATE" in value:
                 pem.append(value if value.endswith("\n") else value + "\n")
     return frozenset(h for h in hosts if h), "".join(pem)
-
-
-def host_in_scopes(host: str, entries: Iterable[str]) -> bool:
-    """Is registry `host` (host[:port]) covered by host entries as `probe_trust` returns
-    them: an exact host[:port], a bare host (any port), or `*.domain` (any subdomain)?"""
-    host = host.lower()
-    bare = strip_port(host)
-    return any(entry in (host, bare) or (entry.startswith("*.") and bare.endswith(entry[1:])) for entry in entries)
 
 
 # --- internal registry -------------------------------------------------------------
@@ -282,16 +275,10 @@ def check_cross_project(ctx: Context) -> Iterator[Finding]:
 
 # --- the global pull secret --------------------------------------------------------
 
-def global_denied(snapshot: Snapshot) -> bool:
-    """The live read of openshift-config/pull-secret (or of that namespace's secrets) was refused."""
-    ns, name = GLOBAL_PULL_SECRET
-    return any(d.kind == "Secret" and d.namespace in (None, ns) and d.name in (None, name) for d in snapshot.denied)
-
-
 def global_state(ctx: Context) -> SecretState | None:
     """The global pull secret as the checks judge it; None when the input cannot tell
     (not OpenShift, not in the input, data redacted, or the read was refused)."""
-    if not ctx.openshift or global_denied(ctx.snapshot):
+    if not ctx.openshift or ctx.snapshot.is_denied("Secret", *GLOBAL_PULL_SECRET):
         return None
     state = ctx.resolver.secret(*GLOBAL_PULL_SECRET)
     return None if state.unknown else state
@@ -510,14 +497,19 @@ def plan_of(ctx: Context, res: Resolution) -> MirrorPlan | None:
     """The mirror plan of a container's image (memoised per image), or None."""
     if not ctx.openshift or res.reference is None:
         return None
-    memo: dict[str, Any] = ctx.memo.setdefault("openshift_mirrors", {})
-    if "rules" not in memo:
-        memo["rules"] = mirror_rules(ctx.snapshot)
-        memo["plans"] = {}
-    plans: dict[Reference, MirrorPlan | None] = memo["plans"]
+    plans: dict[Reference, MirrorPlan | None] = ctx.memo.setdefault("mirror_plans", {})
     if res.reference not in plans:
-        plans[res.reference] = mirror_plan(memo["rules"], res.reference) if memo["rules"] else None
+        rules = _rules(ctx)
+        plans[res.reference] = mirror_plan(rules, res.reference) if rules else None
     return plans[res.reference]
+
+
+def _rules(ctx: Context) -> list[MirrorRule]:
+    """The cluster's mirror rules, read once per run."""
+    if "mirror_rules" not in ctx.memo:
+        ctx.memo["mirror_rules"] = mirror_rules(ctx.snapshot)
+    rules: list[MirrorRule] = ctx.memo["mirror_rules"]
+    return rules
 
 
 def source_never_contacted(ctx: Context, res: Resolution) -> bool:
@@ -594,7 +586,8 @@ def check_mirror_credentials(ctx: Context) -> Iterator[Finding]:
 
 # --- registry policy (image.config registrySources) ------------------------------
 
-def policy_scopes(ref: Reference) -> list[str]:
+@lru_cache(maxsize=8192)  # asked once per registrySources entry and container
+def policy_scopes(ref: Reference) -> tuple[str, ...]:
     """containers/image policy.json scopes for a docker reference, most specific first:
     the identity (name:tag or name@digest), the name, each parent namespace down to
     host[:port], then `*.domain` for each parent domain of the host without port
@@ -611,7 +604,7 @@ def policy_scopes(ref: Reference) -> list[str]:
     while "." in host:
         host = host.split(".", 1)[1]
         scopes.append("*." + host)
-    return scopes
+    return tuple(scopes)
 
 
 def scope_matches(entry: str, ref: Reference) -> bool:
@@ -633,12 +626,14 @@ def _payload_exempt(ctx: Context, entry: str, ref: Reference) -> bool:
     """MCO getValidBlockedAndAllowedRegistries: a blocked entry covering the release
     payload repository is dropped (an error on the MCO) unless the payload has a mirror,
     and the payload repository itself stays allowed."""
-    payload = _payload(ctx.snapshot)
+    if "payload" not in ctx.memo:
+        ctx.memo["payload"] = _payload(ctx.snapshot)
+    payload: Reference | None = ctx.memo["payload"]
     if payload is None or not scope_matches(entry, payload):
         return False
     if ref.name == payload.name or ref.name.startswith(payload.name + "/"):
         return True
-    plan = mirror_plan(mirror_rules(ctx.snapshot), payload)
+    plan = mirror_plan(_rules(ctx), payload)
     return plan is None or not plan.mirrors
 
 

@@ -165,7 +165,7 @@ def check_auth_required(ctx: Context) -> Iterator[Finding]:
             severity = Severity.WARNING
             msg += (f" Unless the nodes run the kubelet credential provider {provider}, which supplies "
                     f"{ref.registry} credentials itself (then check the node role's pull permission instead).")
-        fix = credential_fix(ctx.snapshot, res.subject, new_secret_name(ref.host), ref.registry, None)
+        fix = credential_fix(res.subject, new_secret_name(ref.host), ref.registry, None)
         yield for_container("registry-auth-required", severity, res, msg, fix)
 
 
@@ -276,7 +276,7 @@ def check_delegated_auth(ctx: Context) -> Iterator[Finding]:
         if failed:
             msg += f" The token exchange with {auth} failed: {probe.detail}."
         user = res.credentials[probe.credential].entry.username if probe.credential is not None else None
-        fix = credential_fix(ctx.snapshot, res.subject, new_secret_name(strip_port(auth)), auth, user)
+        fix = credential_fix(res.subject, new_secret_name(strip_port(auth)), auth, user)
         yield for_container("delegated-auth-unpaired", Severity.ERROR if failed else Severity.WARNING, res, msg, fix)
     for plan, result in probed_logins(ctx):
         auth = delegated_host(plan.registry or "", result)

@@ -13,7 +13,7 @@ from kubectl_pullsecret.checks.base import (
     recreate_from_file_fix,
 )
 from kubectl_pullsecret.findings import Finding, ObjectRef, Severity
-from kubectl_pullsecret.resolve import SecretState, pull_secrets_injected, sa_pull_secrets
+from kubectl_pullsecret.resolve import SecretState, sa_pull_secrets
 
 
 @dataclass
@@ -50,7 +50,7 @@ def _secret_uses(ctx: Context) -> dict[tuple[str, str], _Use]:
             add(ns, name, ObjectRef("ServiceAccount", ns, sa_name), sa_name)
     for s in ctx.scope.subjects:
         ns = s.ref.namespace or "default"
-        injected = pull_secrets_injected(ctx.snapshot, s)
+        injected = s.pull_secrets_from_sa
         sa_names = set(sa_pull_secrets(ctx.snapshot.get("ServiceAccount", ns, s.sa_name)))
         for name in s.pull_secrets:
             # The SA holds the reference only while it still lists the name; a pod keeps

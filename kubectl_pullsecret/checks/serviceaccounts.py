@@ -16,7 +16,7 @@ from kubectl_pullsecret.checks.base import (
 )
 from kubectl_pullsecret.checks.openshift import registry_disabled
 from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
-from kubectl_pullsecret.resolve import Subject, pull_secrets_injected, sa_pull_secrets
+from kubectl_pullsecret.resolve import Subject, sa_pull_secrets
 from kubectl_pullsecret.snapshot import Obj, meta, secret_value
 
 REF_ANNOTATION = "openshift.io/internal-registry-pull-secret-ref"
@@ -47,7 +47,7 @@ def check_predates(ctx: Context) -> Iterator[Finding]:
         sa = ctx.snapshot.get("ServiceAccount", s.ref.namespace, s.sa_name)
         if sa is None:
             continue
-        if s.pull_secrets and not pull_secrets_injected(ctx.snapshot, s):
+        if s.pull_secrets and not s.pull_secrets_from_sa:
             continue  # the pod lists its own: pod-overrides-sa-secrets covers it
         # Secrets that do not exist would not help a recreated pod: pull-secret-missing covers them.
         missing = [n for n in sa_pull_secrets(sa) if n not in s.pull_secrets
@@ -83,7 +83,7 @@ def _uses_internal_registry(ctx: Context, s: Subject) -> list[str]:
 def check_overrides(ctx: Context) -> Iterator[Finding]:
     """The pod lists its own pull secrets, so the SA's (including OpenShift's internal-registry dockercfg) are not added."""
     for s in ctx.scope.subjects:
-        if not s.own_pull_secrets or s.ref.kind == "Image" or pull_secrets_injected(ctx.snapshot, s):
+        if not s.own_pull_secrets or s.ref.kind == "Image" or s.pull_secrets_from_sa:
             continue
         sa = ctx.snapshot.get("ServiceAccount", s.ref.namespace, s.sa_name)
         excluded = [n for n in sa_pull_secrets(sa) if n not in s.own_pull_secrets]

@@ -764,7 +764,7 @@ def test_probe_trust_empty(objs: list[Obj]) -> None:
     ("LAB.example", True),
 ])
 def test_host_in_scopes(host: str, covered: bool) -> None:
-    assert openshift.host_in_scopes(host, {"plain.example:5000", "lab.example", "*.test.example"}) is covered
+    assert reference.host_in_scopes(host, {"plain.example:5000", "lab.example", "*.test.example"}) is covered
 
 
 # --- the bundled example (golden) --------------------------------------------------

@@ -38,7 +38,6 @@ from kubectl_pullsecret.resolve import (
     Target,
     make_subject,
     node_credentials,
-    pull_secrets_injected,
     read_secret,
     resolve_all,
     select,
@@ -230,7 +229,7 @@ def test_read_secret_live_absent_is_missing() -> None:
     assert read_secret(_online(), NS, "reg").status == "missing"
 
 
-# --- pull_secrets_injected ---------------------------------------------------------
+# --- pull_secrets_from_sa ----------------------------------------------------------
 
 INJECTED = [
     pytest.param([workload("Deployment", "web")], 0, True, id="template-from-sa"),
@@ -247,7 +246,7 @@ INJECTED = [
 def test_pull_secrets_injected(objs: list[Obj], index: int, expected: bool) -> None:
     snap = snapshot([sa(pull=["regcred"]), *objs])
     obj = objs[index]
-    assert pull_secrets_injected(snap, make_subject(snap, obj["kind"], obj)) is expected
+    assert make_subject(snap, obj["kind"], obj).pull_secrets_from_sa is expected
 
 
 # --- select ------------------------------------------------------------------------
