@@ -13,7 +13,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from kubectl_pullsecret import __version__
-from kubectl_pullsecret.errors import PullsecretError, UsageError
+from kubectl_pullsecret.errors import FixError, PullsecretError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -23,10 +23,16 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOURCE, EXIT_INTERRUPTED = 0, 1, 2, 3, 
 PROG = "kubectl pullsecret"
 
 DESCRIPTION = """\
-Diagnose (and, later, repair) the credentials pods use to pull their images.
+Diagnose and repair the credentials pods use to pull their images.
 
 commands:
   doctor [TARGET ...]   which credentials the kubelet will try for each image, and what is wrong
+  fix [TARGET ...]      apply the fixes doctor suggests for TARGET (asks y/N; --yes for all)
+  fix link SECRET       add a pull secret to a service account (--sa, default: default)
+  fix create SECRET     create a pull secret (--from-file, or --docker-server/-username/-password-stdin)
+  fix grant             let another namespace's service accounts pull this namespace's images
+  fix global set|remove add, replace or remove an entry of OpenShift's global pull secret
+  fix restart KIND/NAME recreate pods so they pick up their service account's pull secrets
   version               print the version
 
 TARGET: pod/NAME, deployment/NAME, statefulset/NAME, daemonset/NAME, replicaset/NAME,
@@ -38,6 +44,9 @@ examples:
   kubectl pullsecret doctor -A --no-probe            # the whole cluster, credentials matched only
   kubectl pullsecret doctor -f examples/shop         # offline: a dump, a must-gather, stdin
   kubectl pullsecret doctor --image quay.io/acme/web:1.2 --authfile ~/.docker/config.json
+  kubectl pullsecret fix deployment/web -n shop      # offer each fix, y/N
+  kubectl pullsecret fix create regcred --docker-server quay.io --docker-username bot \
+      --docker-password-stdin --link default -n shop < password.txt
 """
 
 
@@ -115,7 +124,118 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
 
     version = sub.add_parser("version", help="print the version")
     _common(version)
-    return parser, {"doctor": doctor, "version": version}
+    commands: dict[str, argparse.ArgumentParser] = {"doctor": doctor, "version": version}
+    commands.update(_fix_parsers())
+    return parser, commands
+
+
+FIX_WORDS = ("link", "create", "grant", "restart")
+
+
+def _fix_flags(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("fix flags")
+    g.add_argument("--dry-run", nargs="?", const="client", default="none", choices=["none", "client", "server"],
+                   help="client: print the plan and the objects, send nothing; server: send with dryRun=All")
+    g.add_argument("-o", "--output", choices=["yaml", "json"], help="print the objects as written (or as they would "
+                   "be, with --dry-run); secret values redacted")
+    g.add_argument("--yes", "-y", action="store_true", help="apply without asking (global pull secret, bare pods, "
+                   "fix TARGET)")
+    g.add_argument("--no-probe", action="store_true", help="no registry traffic: no verification, re-check without "
+                   "probes")
+    g.add_argument("--probe-timeout", type=_seconds, default=10.0, metavar="SECONDS",
+                   help="per registry request (default 10)")
+    g.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
+                   help="allow plain http and skip TLS verification for HOST (repeatable)")
+    g.add_argument("--registry-ca-file", metavar="PATH", help="extra CA bundle trusted for registries")
+    g.add_argument("--backup-dir", default="~/.kube/pullsecret-backups", metavar="DIR",
+                   help="where the previous content of a replaced secret is kept, mode 0600 "
+                        "(default ~/.kube/pullsecret-backups)")
+    g.add_argument("--wait", metavar="DURATION", help="how long to follow a rollout (MachineConfigPools, pods): "
+                   "a duration (30s, 10m); 0 = do not wait")
+    _common(parser)
+
+
+def _fix_parsers() -> dict[str, argparse.ArgumentParser]:
+    def make(words: str, description: str) -> argparse.ArgumentParser:
+        return _Parser(prog=f"{PROG} {words}", description=description,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    fix = make("fix", "Run doctor on TARGET and apply each finding's fix in order (create, link, grant, global, "
+               "restart): y/N per fix on a terminal, --yes for all; without a terminal, only the plan.")
+    fix.add_argument("targets", nargs="*", metavar="TARGET", help="as for doctor; none = every pod")
+    _fix_flags(fix)
+
+    link = make("fix link", "Add SECRET to a service account's imagePullSecrets (--for pull, the default) and/or "
+                "secrets (--for mount). Unlike `oc secrets link`, pull is the default.")
+    link.add_argument("secret", metavar="SECRET")
+    link.add_argument("--sa", default="default", metavar="NAME", help="service account (default: default)")
+    link.add_argument("--for", dest="for_", default="pull", metavar="pull|mount|pull,mount",
+                      help="imagePullSecrets (pull, default), secrets (mount), or both")
+    _fix_flags(link)
+
+    create = make("fix create", "Create a pull secret from a docker config file (type detected) or from "
+                  "--docker-* flags, after verifying the credentials against the registry (--no-verify to skip).")
+    create.add_argument("secret", metavar="SECRET")
+    create.add_argument("--from-file", metavar="PATH", help="config.json (auths) or .dockercfg file; - for stdin")
+    create.add_argument("--docker-server", metavar="SERVER", help="registry host (docker.io for Docker Hub)")
+    create.add_argument("--docker-username", metavar="USER")
+    create.add_argument("--docker-password-stdin", action="store_true", help="read the password from stdin "
+                        "(never echoed)")
+    create.add_argument("--docker-password", metavar="PASSWORD", help="the password (visible in the process list "
+                        "and shell history: prefer --docker-password-stdin)")
+    create.add_argument("--docker-email", metavar="EMAIL")
+    create.add_argument("--link", metavar="SA", help="also link it to this service account for pulls")
+    create.add_argument("--no-verify", action="store_true", help="create without trying the credentials")
+    create.add_argument("--overwrite", action="store_true", help="replace an existing secret of that name "
+                        "(its previous content is backed up first)")
+    _fix_flags(create)
+
+    grant = make("fix grant", "Let service accounts of --from-namespace pull images of this namespace (-n) from "
+                 "OpenShift's internal registry: a RoleBinding of ClusterRole system:image-puller, reused if one "
+                 "exists.")
+    grant.add_argument("--from-namespace", required=True, metavar="NS", help="the namespace whose pods pull")
+    who = grant.add_mutually_exclusive_group(required=True)
+    who.add_argument("--sa", metavar="NAME", help="one service account of --from-namespace")
+    who.add_argument("--all-service-accounts", action="store_true",
+                     help="every service account of --from-namespace (group system:serviceaccounts:NS)")
+    _fix_flags(grant)
+
+    gset = make("fix global set", "Add or replace REGISTRY's entry in openshift-config/pull-secret; every other "
+                "entry is kept byte for byte. The previous content is backed up first; asks y/N.")
+    gset.add_argument("--registry", required=True, metavar="REGISTRY")
+    gset.add_argument("--username", required=True, metavar="USER")
+    gset.add_argument("--password-stdin", action="store_true", help="read the password (or token) from stdin")
+    gset.add_argument("--no-verify", action="store_true", help="write without trying the credentials")
+    _fix_flags(gset)
+
+    gremove = make("fix global remove", "Remove REGISTRY's entry from openshift-config/pull-secret (backed up "
+                   "first; asks y/N; removing cloud.openshift.com stops Telemetry).")
+    gremove.add_argument("--registry", required=True, metavar="REGISTRY")
+    _fix_flags(gremove)
+
+    restart = make("fix restart", "Recreate pods so admission gives them their service account's current pull "
+                   "secrets: a rollout restart of the owning workload; a bare pod is deleted only after y/N "
+                   "(nothing recreates it). Nothing happens when every pod already has them.")
+    restart.add_argument("target", metavar="KIND/NAME", help="pod/, deployment/, statefulset/, daemonset/, "
+                         "replicaset/, job/, deploymentconfig/")
+    _fix_flags(restart)
+    return {"fix": fix, "fix link": link, "fix create": create, "fix grant": grant, "fix global set": gset,
+            "fix global remove": gremove, "fix restart": restart}
+
+
+def _command_words(argv: list[str], commands: dict[str, argparse.ArgumentParser]) -> tuple[str, list[str]] | None:
+    """The command (up to three words: `fix global set`) and the rest of argv."""
+    if not argv or argv[0] not in commands:
+        return None
+    if argv[0] != "fix":
+        return argv[0], argv[1:]
+    if len(argv) > 1 and argv[1] in FIX_WORDS:
+        return f"fix {argv[1]}", argv[2:]
+    if len(argv) > 1 and argv[1] == "global":
+        if len(argv) > 2 and argv[2] in ("set", "remove"):
+            return f"fix global {argv[2]}", argv[3:]
+        raise UsageError("fix global: expected set or remove (see 'kubectl pullsecret fix global set --help')")
+    return "fix", argv[1:]
 
 
 def _setup_logging(verbosity: int) -> None:
@@ -186,10 +306,38 @@ def _doctor(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if report.worst() >= Severity.parse(args.fail_on) else EXIT_OK
 
 
-def _duration(text: str) -> float | None:
+def _fix(args: argparse.Namespace) -> int:
+    from kubectl_pullsecret import render
+    from kubectl_pullsecret.fixes import commands
+    from kubectl_pullsecret.fixes.session import FixOptions, Session
+
+    if args.filename:
+        raise UsageError("fix writes to the cluster: -f (offline files) cannot be used with it")
+    if args.command != "fix" and (args.all_namespaces or args.selector):
+        raise UsageError(f"{args.command}: -A and -l apply to 'fix TARGET' only")
+    opts = FixOptions(
+        namespace=args.namespace, kubeconfig=args.kubeconfig, context=args.context,
+        request_timeout=_duration(args.request_timeout) if args.request_timeout else None,
+        dry_run=args.dry_run, output=args.output, yes=args.yes, backup_dir=args.backup_dir,
+        wait=(_duration(args.wait, "--wait") or 0.0) if args.wait is not None else None, probe=not args.no_probe,
+        probe_timeout=args.probe_timeout, insecure_registries=args.insecure_registry,
+        registry_ca_file=_readable(args.registry_ca_file, "--registry-ca-file") if args.registry_ca_file else None)
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    session = Session(opts, sys.stdin, sys.stderr, interactive)
+    result = commands.run(session, args)
+    human = render.render_fix(result)
+    if args.output:
+        sys.stderr.write(human)
+        sys.stdout.write(render.render_fix_objects(result, args.output))
+    else:
+        sys.stdout.write(human)
+    return EXIT_FINDINGS if (result.failed or result.planned_only or result.remaining) else EXIT_OK
+
+
+def _duration(text: str, flag: str = "--request-timeout") -> float | None:
     from kubectl_pullsecret.kube import parse_duration
 
-    return parse_duration(text)
+    return parse_duration(text, flag)
 
 
 def _readable(path: str, flag: str) -> str:
@@ -214,11 +362,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbosity = 0
     try:
         parser, commands = build_parser()
-        if argv and argv[0] in commands:
+        words = _command_words(argv, commands)
+        if words is not None:
             # Flags are accepted anywhere after the command words, between targets too
             # (kubectl convention): intermixed parsing, per command.
-            args = commands[argv[0]].parse_intermixed_args(argv[1:])
-            args.command, args.version = argv[0], False
+            args = commands[words[0]].parse_intermixed_args(words[1])
+            args.command, args.version = words[0], False
         else:
             args = parser.parse_args(argv)
         verbosity = getattr(args, "verbosity", 0) or 0
@@ -227,11 +376,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _version()
         if args.command == "doctor":
             return _doctor(args)
+        if args.command.startswith("fix"):
+            return _fix(args)
         parser.print_help()
         return EXIT_OK
     except UsageError as exc:
         sys.stderr.write(_scrub(f"error: {exc}\n"))
         return EXIT_USAGE
+    except FixError as exc:
+        sys.stderr.write(_scrub(f"error: {exc}\n"))
+        return EXIT_FINDINGS
     except PullsecretError as exc:
         sys.stderr.write(_scrub(f"error: {exc}\n"))
         return EXIT_SOURCE

@@ -23,7 +23,7 @@ from kubectl_pullsecret.probe_model import (
     plan_login,
     skipped,
 )
-from kubectl_pullsecret.resolve import Resolution, Resolver, Target, node_credentials, resolve_all, select
+from kubectl_pullsecret.resolve import Resolution, Resolver, Scope, Target, node_credentials, resolve_all, select
 from kubectl_pullsecret.snapshot import Snapshot, load_files
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,11 @@ def _image_reports(resolutions: Sequence[Resolution], probes: dict[int, ImagePro
 
 
 def run(opts: Options, stdin: TextIO | None = None) -> Report:
+    return diagnose(opts, stdin)[0]
+
+
+def diagnose(opts: Options, stdin: TextIO | None = None) -> tuple[Report, Scope]:
+    """The report, and the subjects it is about (fix uses them to pick its findings)."""
     selected = selected_checks(opts.checks, opts.skip)
     targets = [Target.parse(t) for t in opts.targets]
     for image in opts.images:
@@ -189,7 +194,7 @@ def run(opts: Options, stdin: TextIO | None = None) -> Report:
         notes=tuple(notes),
         diagnosed=not (live_source is not None and live_source.primary_denied),
         logins=tuple(plan.to_dict(result) for plan, result in logins),
-    )
+    ), scope
 
 
 def _probe(opts: Options, resolver: Resolver, secrets: Sequence[tuple[str, str]],

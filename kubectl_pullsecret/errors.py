@@ -13,3 +13,7 @@ class UsageError(PullsecretError):
 
 class SourceError(PullsecretError):
     """The input (cluster or files) could not be read: exit code 3."""
+
+
+class FixError(PullsecretError):
+    """A fix could not be applied (refused, conflicting, invalid result): exit code 1."""

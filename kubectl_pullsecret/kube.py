@@ -14,6 +14,7 @@ when the cluster cannot be read at all (exit code 3).
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import math
@@ -29,7 +30,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from kubectl_pullsecret.dockerconfig import KEY_FOR_FORMAT, TYPE_FOR_FORMAT
-from kubectl_pullsecret.errors import SourceError, UsageError
+from kubectl_pullsecret.errors import FixError, SourceError, UsageError
 from kubectl_pullsecret.snapshot import Denied, Obj
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ RESOURCES: dict[str, Resource] = {
     "ImageContentSourcePolicy": Resource("operator.openshift.io", "v1alpha1", "imagecontentsourcepolicies",
                                          namespaced=False),
     "MachineConfigPool": Resource("machineconfiguration.openshift.io", "v1", "machineconfigpools", namespaced=False),
+    "RoleBinding": Resource("rbac.authorization.k8s.io", "v1", "rolebindings"),
 }
 SAR = Resource("authorization.k8s.io", "v1", "subjectaccessreviews", namespaced=False)
 # API groups whose presence in discovery means OpenShift.
@@ -114,7 +116,7 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-def parse_duration(text: str) -> float | None:
+def parse_duration(text: str, flag: str = "--request-timeout") -> float | None:
     """kubectl's --request-timeout: a bare number of seconds or a Go duration
     (`30s`, `1m30s`, `500ms`); 0 means no timeout (None)."""
     text = text.strip()
@@ -131,9 +133,9 @@ def parse_duration(text: str) -> float | None:
             seconds += float(m.group(1)) * _UNIT[m.group(2)]
             pos = m.end()
         if pos != len(text) or not text:
-            raise UsageError(f"--request-timeout {text!r}: expected seconds or a duration such as 30s, 1m, 500ms")
+            raise UsageError(f"{flag} {text!r}: expected seconds or a duration such as 30s, 1m, 500ms")
     if seconds < 0:
-        raise UsageError(f"--request-timeout {text!r}: must not be negative")
+        raise UsageError(f"{flag} {text!r}: must not be negative")
     return seconds or None
 
 
@@ -348,6 +350,50 @@ class Cluster:
             raise SourceError(f"{res.describe(namespace, name)}: the server's answer is not an object")
         return _trim(doc, kind, res)
 
+    # -- whole objects, for writing back (fixes/) -----------------------------------
+
+    def read(self, kind: str, namespace: str | None, name: str) -> Obj | None:
+        """The object exactly as stored (never trimmed: it is written back), None if absent."""
+        res = RESOURCES[kind]
+        answer = self.request("GET", res.path(namespace, name))
+        if answer.status == 404:
+            return None
+        if answer.status != 200:
+            raise FixError(f"cannot read {res.describe(namespace, name)}: {answer.reason()}"
+                           + _can_i("get", res, namespace, answer.status))
+        doc = answer.json()
+        if not isinstance(doc, dict):
+            raise FixError(f"{res.describe(namespace, name)}: the server's answer is not an object")
+        return doc
+
+    def read_list(self, kind: str, namespace: str | None, label_selector: str | None = None) -> builtins.list[Obj]:
+        """Every object of a kind, untrimmed (small lists only: the pods of one workload)."""
+        res = RESOURCES[kind]
+        query: dict[str, str] = {"limit": str(PAGE_SIZE)}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        items: builtins.list[Obj] = []
+        while True:
+            answer = self.request("GET", res.path(namespace), query)
+            if answer.status != 200:
+                raise FixError(f"cannot list {res.describe(namespace)}: {answer.reason()}"
+                               + _can_i("list", res, namespace, answer.status))
+            doc = answer.json()
+            if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+                raise FixError(f"{res.describe(namespace)}: the server's answer is not a list")
+            items.extend(i for i in doc["items"] if isinstance(i, dict))
+            token = (doc.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            query["continue"] = token
+
+    def write(self, method: str, kind: str, namespace: str | None, name: str | None, body: Any,
+              dry_run: bool = False, subresource: str | None = None) -> Answer:
+        """One write (POST/PUT/DELETE); `dry_run` sends dryRun=All (validated and admitted, not stored)."""
+        res = RESOURCES[kind]
+        path = res.path(namespace, name) + (f"/{subresource}" if subresource else "")
+        return self.request(method, path, {"dryRun": "All"} if dry_run else None, body)
+
     def _refusal(self, answer: Answer, kind: str, namespace: str | None, name: str | None) -> Denied:
         """A read that did not succeed: refused (403), not served (404 on a list), or
         failing after the retries (5xx, or another error status)."""
@@ -384,6 +430,13 @@ class Cluster:
         doc = answer.json()
         status = (doc or {}).get("status") if isinstance(doc, dict) else None
         return bool(isinstance(status, dict) and status.get("allowed") is True)
+
+
+def _can_i(verb: str, res: Resource, namespace: str | None, status: int) -> str:
+    if status != 403:
+        return ""
+    ns = f" -n {namespace}" if namespace and res.namespaced else ""
+    return f" (check with: oc auth can-i {verb} {res.qualified}{ns})"
 
 
 def _one_line(exc: BaseException) -> str:

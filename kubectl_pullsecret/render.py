@@ -14,6 +14,7 @@ from tabulate import tabulate
 
 from kubectl_pullsecret import redact
 from kubectl_pullsecret.findings import Finding, ImageReport, Report
+from kubectl_pullsecret.fixes.model import FixResult
 
 WIDTH = 100
 FORMATS = ("table", "wide", "json", "yaml", "markdown")
@@ -250,3 +251,55 @@ def render(report: Report, fmt: str) -> str:
 def render_check_list(rows: Sequence[tuple[str, str, str]]) -> str:
     return tabulate(list(rows), headers=["ID", "SEVERITY", "DESCRIPTION"], tablefmt="plain",
                     maxcolwidths=[None, None, 56]) + "\n"
+
+
+# --- fix ---------------------------------------------------------------------------
+
+_ACTION_LABEL = {"created": "created", "updated": "updated", "deleted": "deleted", "unchanged": "unchanged",
+                 "requested": "requested", "refused": "not applied", "failed": "FAILED"}
+
+
+def render_fix(result: FixResult) -> str:
+    """What a fix did (or would do), the equivalent commands and the re-check."""
+    lines: list[str] = []
+    dry = f" (dry run: {result.dry_run}, nothing is stored)" if result.dry_run != "none" else ""
+    lines.append(f"{result.title}{dry}")
+    for w in result.warnings:
+        lines.extend(_wrap(f"warning: {w}", "  "))
+    for o in result.outcomes:
+        label = _ACTION_LABEL.get(o.action, o.action)
+        if result.dry_run != "none" and o.action in ("created", "updated", "deleted", "requested"):
+            label = f"would be {label}"
+        lines.extend(_wrap(f"{label}: {o.change.ref}: {o.change.summary}", "    "))
+        if o.detail:
+            lines.extend(_wrap(o.detail, "    ", first="  "))
+        if o.action not in ("unchanged",):
+            for eq in o.change.equivalent:
+                lines.append(f"  equivalent: {eq}")
+    if not result.outcomes and not result.failed:
+        lines.append("nothing to do")
+    for note in result.notes:
+        lines.extend(_wrap(f"note: {note}", "  "))
+    if result.recheck is not None:
+        lines.append("")
+        lines.append(f"Re-check ({result.recheck_scope or 'the fix target'}):")
+        lines.append(render_table(result.recheck).rstrip("\n"))
+    if result.planned_only:
+        lines.append("")
+        lines.append("Nothing was written for the changes marked 'not applied': run again with --yes, or on a "
+                     "terminal to answer y.")
+    return redact.scrub("\n".join(lines) + "\n")
+
+
+def render_fix_objects(result: FixResult, fmt: str) -> str:
+    """-o yaml|json: the objects as written (or as they would be), secret values redacted."""
+    from kubectl_pullsecret.fixes.apply import redacted
+
+    items = [redacted(o.obj) for o in result.outcomes
+             if o.obj is not None and o.action in ("created", "updated", "refused", "requested")]
+    doc = {"apiVersion": "v1", "kind": "List", "items": items}
+    if fmt == "json":
+        return redact.scrub(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    import yaml
+
+    return redact.scrub(str(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=WIDTH)))

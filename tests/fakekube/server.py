@@ -12,7 +12,7 @@ import struct
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -154,6 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if user is not None:
                 user = fake._impersonate(user, self.headers)
+            fake._run_hooks(self.command, path)
             rule = fake._take_fault(self.command, path, user.name if user else None, query)
             if rule is not None:
                 if rule.delay:
@@ -292,6 +293,7 @@ class FakeKube:
         self._api = ApiHandler(self.store, self.catalog, lambda: f"{self._host}:{self.port}")
         self._users: dict[str, User] = {}
         self._faults: list[FaultRule] = []
+        self._hooks: list[list[Any]] = []  # [method, path regex, action, times left]
         self._lock = threading.Lock()
         self._log: list[RequestRecord] = []
         self._server: _HttpServer | None = None
@@ -508,9 +510,25 @@ class FakeKube:
             self._api.forbids.append(rule)
         return rule
 
+    def before(self, method: str, path: str, action: Callable[[], None], times: int = 1) -> None:
+        """Run `action` (a concurrent writer: another client, a controller) just before the server
+        handles the next `times` requests matching method and the path regex: what lands between a
+        client's read and its write."""
+        with self._lock:
+            self._hooks.append([method.upper(), re.compile(path), action, times])
+
+    def _run_hooks(self, method: str, path: str) -> None:
+        with self._lock:
+            due = [h for h in self._hooks if h[3] > 0 and h[0] == method and h[1].search(path)]
+            for h in due:
+                h[3] -= 1
+        for h in due:
+            h[2]()
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._hooks.clear()
         with self._api.forbid_lock:
             self._api.forbids.clear()
 

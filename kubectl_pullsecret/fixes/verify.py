@@ -1,0 +1,40 @@
+"""Try credentials against their registries before they are written (`fix create`,
+`fix global set`): the same login probe doctor runs for `secret/NAME` targets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kubectl_pullsecret.dockerconfig import DockerConfig
+from kubectl_pullsecret.errors import FixError
+from kubectl_pullsecret.fixes.session import FixOptions
+from kubectl_pullsecret.probe_model import LoginPlan, Result, plan_login
+
+# Outcomes that prove the credential wrong: nothing is written.
+REFUSE = frozenset({"credential-rejected"})
+
+
+def verify(opts: FixOptions, config: DockerConfig, source: str,
+           only: Sequence[str] | None = None) -> list[tuple[LoginPlan, Result | None]]:
+    """Log in with each entry (or the entries keyed `only`). Raises FixError, naming
+    the entry and `--no-verify`, when a registry rejects a credential or cannot be
+    reached; entries that cannot be tried (wildcards, Telemetry) are returned unprobed."""
+    from kubectl_pullsecret.probe import Prober
+    from kubectl_pullsecret.registry import Settings
+
+    entries = [e for e in config.entries if only is None or e.key in only]
+    plans = [plan_login(source, e) for e in entries]
+    prober = Prober(Settings(timeout=opts.probe_timeout, insecure=frozenset(h.lower() for h in
+                                                                             opts.insecure_registries),
+                             ca_file=opts.registry_ca_file))
+    results = prober.probe_logins(p.spec for p in plans if p.spec is not None)
+    out = [(p, results[p.spec] if p.spec is not None else None) for p in plans]
+    for plan, result in out:
+        if result is None or result.outcome == "ok":
+            continue
+        who = f"{plan.entry.key} (user {plan.entry.username or '-'}, fingerprint {plan.entry.fingerprint})"
+        if result.outcome in REFUSE:
+            raise FixError(f"{who}: {result.detail}; nothing was written")
+        raise FixError(f"{who}: could not be verified: {result.outcome}: {result.detail}; nothing was written "
+                       "(--no-verify writes it untried, for a registry only the nodes can reach)")
+    return out
