@@ -376,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _version()
         if args.command == "doctor":
             return _doctor(args)
-        if args.command.startswith("fix"):
+        if args.command and args.command.startswith("fix"):
             return _fix(args)
         parser.print_help()
         return EXIT_OK

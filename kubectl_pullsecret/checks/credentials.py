@@ -7,13 +7,23 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 from kubectl_pullsecret import keyring
-from kubectl_pullsecret.checks.base import Context, credential_fix, for_container, restart_fix
-from kubectl_pullsecret.dockerconfig import Entry
-from kubectl_pullsecret.findings import Finding, Severity
+from kubectl_pullsecret.checks.base import (
+    Context,
+    add_pull_secret_patches,
+    credential_fix,
+    for_container,
+    ns_flag,
+    patch_target,
+    q,
+    restart_fix,
+)
+from kubectl_pullsecret.dockerconfig import TYPE_FOR_FORMAT, Entry
+from kubectl_pullsecret.findings import Finding, Fix, Severity
 from kubectl_pullsecret.keyring import DEFAULT_REGISTRY_HOST
 from kubectl_pullsecret.reference import Reference
-from kubectl_pullsecret.resolve import Resolution
+from kubectl_pullsecret.resolve import Resolution, Subject, sa_pull_secrets
 
+PULL_SECRET_TYPES = frozenset(TYPE_FOR_FORMAT.values())
 DOCKER_HUB_LOOKALIKES = frozenset({
     "registry-1.docker.io", "registry.docker.io", "registry.hub.docker.com", "hub.docker.com",
     "docker.com", "www.docker.com", "auth.docker.io",
@@ -132,8 +142,70 @@ def check_no_match(ctx: Context) -> Iterator[Finding]:
                     "pod-overrides-sa-secrets.")
             fix = restart_fix(s) if s.created else None
         else:
-            fix = credential_fix(s, new_secret_name(ref.host), ref.registry, None)
+            unlinked = unlinked_secret(ctx, res)
+            if unlinked is not None:
+                msg += (f" Secret {unlinked} in namespace {s.ref.namespace or 'default'} has a credential for "
+                        f"{ref.registry} but is not among the pod's pull secrets.")
+                fix = link_fix(ctx, s, unlinked)
+            else:
+                fix = credential_fix(s, new_secret_name(ref.host), ref.registry, None)
         yield for_container("no-matching-credential", severity, res, msg, fix)
+
+
+def unlinked_secret(ctx: Context, res: Resolution) -> str | None:
+    """A usable pull secret of the pod's namespace with a credential for the image that
+    the pod does not use (the commonest cause: created, never linked to the SA)."""
+    s = res.subject
+    ref = res.reference
+    if ref is None:
+        return None
+    ns = s.ref.namespace or "default"
+    memo: dict[tuple[str, str, tuple[str, ...]], str | None] = ctx.memo.setdefault("unlinked", {})
+    key = (ns, ref.name, s.pull_secrets)
+    if key not in memo:
+        memo[key] = None
+        by_ns: dict[str, list[str]] | None = ctx.memo.get("secrets_by_ns")
+        if by_ns is None:
+            by_ns = ctx.memo["secrets_by_ns"] = {}
+            for obj in ctx.snapshot.of("Secret"):
+                m = obj.get("metadata") or {}
+                if obj.get("type") in PULL_SECRET_TYPES and m.get("name"):
+                    by_ns.setdefault(str(m.get("namespace") or "default"), []).append(str(m["name"]))
+        for name in sorted(by_ns.get(ns, ())):
+            if name in s.pull_secrets:
+                continue
+            state = ctx.resolver.secret(ns, name)
+            if not state.usable or state.config is None:
+                continue
+            found = keyring.Keyring([keyring.Source(state.source_name, state.config)]).lookup(ref.name)
+            if any(c.entry.has_credentials for c in found):
+                memo[key] = name
+                break
+    return memo[key]
+
+
+def link_fix(ctx: Context, s: Subject, secret: str) -> Fix:
+    """Link an existing secret to the pod's SA (then recreate the pod); if the SA already
+    lists it, only the recreation is missing; if the pod lists its own pull secrets, the
+    SA's are never added and the template must name it."""
+    ns = s.ref.namespace or "default"
+    if s.own_pull_secrets and not s.pull_secrets_from_sa:
+        target = patch_target(s)
+        steps = (add_pull_secret_patches(target, [secret]) if target is not None
+                 else (f"# add {secret} to the pod manifest's imagePullSecrets and re-create the pod",))
+        return Fix(None, steps)
+    sa = ctx.snapshot.get("ServiceAccount", ns, s.sa_name)
+    if sa is not None and secret in sa_pull_secrets(sa) and s.created:
+        restart = restart_fix(s)
+        if restart is not None:
+            return restart
+    command = f"kubectl pullsecret fix link {q(secret)} --sa {q(s.sa_name)}{ns_flag(ns)}"
+    equivalent = [f"oc secrets link {q(s.sa_name)} {q(secret)} --for=pull{ns_flag(ns)}"]
+    if s.created:
+        restart = restart_fix(s)
+        if restart is not None:
+            equivalent.extend(restart.equivalent)
+    return Fix(command, tuple(equivalent))
 
 
 def check_dockerhub_anonymous(ctx: Context) -> Iterator[Finding]:
