@@ -14,7 +14,7 @@ from tabulate import tabulate
 
 from kubectl_pullsecret import redact
 from kubectl_pullsecret.findings import Finding, ImageReport, Report
-from kubectl_pullsecret.fixes.model import FixResult
+from kubectl_pullsecret.fixes.model import FixResult, Outcome
 
 WIDTH = 100
 FORMATS = ("table", "wide", "json", "yaml", "markdown")
@@ -259,6 +259,25 @@ _ACTION_LABEL = {"created": "created", "updated": "updated", "deleted": "deleted
                  "requested": "requested", "refused": "not applied", "failed": "FAILED"}
 
 
+def _outcome_lines(result: FixResult, outcomes: Sequence[Outcome], indent: str = "") -> list[str]:
+    lines: list[str] = []
+    for o in outcomes:
+        label = _ACTION_LABEL.get(o.action, o.action)
+        if result.dry_run != "none" and o.action in ("created", "updated", "deleted", "requested"):
+            label = f"would be {label}"
+        lines.extend(_wrap(f"{label}: {o.change.ref}: {o.change.summary}", indent + "    ", first=indent))
+        if o.detail:
+            lines.extend(_wrap(o.detail, indent + "    ", first=indent + "  "))
+        if o.action != "unchanged":
+            lines.extend(f"{indent}  equivalent: {eq}" for eq in o.change.equivalent)
+    return lines
+
+
+_STEP_LABEL = {"applied": "applied", "unchanged": "nothing to change", "declined": "declined",
+               "planned": "planned (not applied)", "needs-input": "needs your input", "failed": "FAILED",
+               "manual": "by hand", "dry-run": "dry run"}
+
+
 def render_fix(result: FixResult) -> str:
     """What a fix did (or would do), the equivalent commands and the re-check."""
     lines: list[str] = []
@@ -266,17 +285,16 @@ def render_fix(result: FixResult) -> str:
     lines.append(f"{result.title}{dry}")
     for w in result.warnings:
         lines.extend(_wrap(f"warning: {w}", "  "))
-    for o in result.outcomes:
-        label = _ACTION_LABEL.get(o.action, o.action)
-        if result.dry_run != "none" and o.action in ("created", "updated", "deleted", "requested"):
-            label = f"would be {label}"
-        lines.extend(_wrap(f"{label}: {o.change.ref}: {o.change.summary}", "    "))
-        if o.detail:
-            lines.extend(_wrap(o.detail, "    ", first="  "))
-        if o.action not in ("unchanged",):
-            for eq in o.change.equivalent:
-                lines.append(f"  equivalent: {eq}")
-    if not result.outcomes and not result.failed:
+    if result.steps:
+        for i, step in enumerate(result.steps, 1):
+            lines.append(f"[{i}] {_STEP_LABEL.get(step.status, step.status)}: {step.command}")
+            lines.extend(f"    for: {f}" for f in step.findings)
+            if step.detail:
+                lines.extend(_wrap(step.detail, "      ", first="    "))
+            lines.extend(_outcome_lines(result, step.outcomes, "    "))
+    else:
+        lines.extend(_outcome_lines(result, result.outcomes))
+    if not result.outcomes and not result.steps and not result.failed:
         lines.append("nothing to do")
     for note in result.notes:
         lines.extend(_wrap(f"note: {note}", "  "))
@@ -286,8 +304,8 @@ def render_fix(result: FixResult) -> str:
         lines.append(render_table(result.recheck).rstrip("\n"))
     if result.planned_only:
         lines.append("")
-        lines.append("Nothing was written for the changes marked 'not applied': run again with --yes, or on a "
-                     "terminal to answer y.")
+        lines.append("Nothing was written for the fixes marked 'not applied' or 'planned': run again with --yes, or "
+                     "on a terminal to answer y.")
     return redact.scrub("\n".join(lines) + "\n")
 
 

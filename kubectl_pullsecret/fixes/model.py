@@ -52,6 +52,17 @@ class Outcome:
 
 
 @dataclass
+class Step:
+    """fix TARGET: one fix doctor suggested, and what became of it."""
+
+    command: str  # kubectl pullsecret fix ...
+    status: str  # applied | unchanged | declined | planned | needs-input | failed | manual
+    findings: tuple[str, ...]  # "error no-matching-credential pod/web-1 (shop)" lines it answers
+    detail: str = ""
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+@dataclass
 class FixResult:
     """What a fix command did: printed by render.render_fix, mapped to an exit code by cli."""
 
@@ -65,6 +76,7 @@ class FixResult:
     recheck_scope: str = ""
     remaining: int = 0  # findings the re-check still has (problem not solved)
     failed: bool = False
+    steps: list[Step] = field(default_factory=list)  # fix TARGET: each offered fix and what became of it
 
     @property
     def changed(self) -> bool:

@@ -41,6 +41,7 @@ class Session:
     stdin: TextIO | None = None
     prompt_out: TextIO | None = None  # where y/N questions go (stderr)
     interactive: bool = False  # stdin and stderr are a terminal
+    recheck_off: bool = False  # `fix TARGET` re-checks once, at the end, not after each fix
     _cluster: Cluster | None = field(default=None, repr=False)
 
     @property
@@ -97,7 +98,7 @@ class Session:
         """Run doctor's checks again on the fix's target, after a real apply only: one
         doctor run per (targets, checks). `keep` picks the findings that mean "the
         problem remains"."""
-        if self.opts.dry_run != "none" or result.failed or result.planned_only:
+        if self.opts.dry_run != "none" or result.failed or result.planned_only or self.recheck_off:
             return None
         from kubectl_pullsecret import doctor
 
@@ -118,7 +119,8 @@ class Session:
             last = report
         assert last is not None
         kept = tuple(sorted(found.values(), key=Finding.sort_key))
-        report = Report(kept, tuple(passed), last.images, last.cluster, last.diagnosed, last.notes, last.logins)
+        # Run notes ("no pods in namespace ...") are about the re-check's own scope: noise here.
+        report = Report(kept, tuple(passed), last.images, last.cluster, last.diagnosed, (), last.logins)
         result.recheck = report
         result.recheck_scope = scope_text
         result.remaining = sum(1 for f in kept if f.severity >= Severity.WARNING)
