@@ -785,6 +785,19 @@ class ApiHandler:
                                     "status": {"token": "fake." + pysecrets.token_urlsafe(24),
                                                "expirationTimestamp": time.strftime(
                                                    "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + exp))}})
+        if t.res.plural == "deploymentconfigs" and t.subresource == "instantiate":
+            # `oc rollout latest`: a DeploymentRequest with latest=true bumps status.latestVersion (the
+            # DeploymentConfig controller, not modelled, would then create the next ReplicationController).
+            body = self._body(req)
+            if body.get("name") != t.name:
+                raise bad_request(f"DeploymentRequest name {body.get('name')!r} does not match {t.name!r}")
+            obj = entry.copy()
+            if body.get("latest"):
+                status = obj.setdefault("status", {})
+                status["latestVersion"] = int(status.get("latestVersion") or 0) + 1
+            if req.query.get("dryRun") == "All":
+                return self._json(201, obj)
+            return Response(201, self._entry_bytes(t.res, self.store.put(t.res.key, obj, typed=not t.res.crd), True))
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
 
     def _review(self, req: Request, t: Target) -> Response:
