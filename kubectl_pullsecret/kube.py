@@ -103,6 +103,7 @@ RESOURCES: dict[str, Resource] = {
                                          namespaced=False),
     "MachineConfigPool": Resource("machineconfiguration.openshift.io", "v1", "machineconfigpools", namespaced=False),
     "RoleBinding": Resource("rbac.authorization.k8s.io", "v1", "rolebindings"),
+    "ClusterRole": Resource("rbac.authorization.k8s.io", "v1", "clusterroles", namespaced=False),
 }
 SAR = Resource("authorization.k8s.io", "v1", "subjectaccessreviews", namespaced=False)
 # API groups whose presence in discovery means OpenShift.
