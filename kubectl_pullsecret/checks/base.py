@@ -160,7 +160,8 @@ def recreate_from_file_fix(namespace: str, secret: str, fmt_key: str, link_sa: s
     """Replace a pull secret from a credential file (type is immutable: delete + create)."""
     ns = ns_flag(namespace)
     stype = "kubernetes.io/dockerconfigjson" if fmt_key == ".dockerconfigjson" else "kubernetes.io/dockercfg"
-    command = f"kubectl pullsecret fix create {q(secret)} --from-file PATH"
+    # --overwrite: the secret exists (wrong type or malformed); fix create keeps a backup.
+    command = f"kubectl pullsecret fix create {q(secret)} --from-file PATH --overwrite"
     if link_sa:
         command += f" --link {q(link_sa)}"
     command += ns

@@ -153,7 +153,7 @@ def test_pull_secret_wrong_type(tmp_path: Path, secret_obj: Obj, phrase: str | N
     assert phrase in f.message
     assert "Referenced by serviceaccount/default" in f.message
     assert f.fix is not None and f.fix.command is not None
-    assert f.fix.command == f"kubectl pullsecret fix create reg --from-file PATH --link default -n {NS}"
+    assert f.fix.command == f"kubectl pullsecret fix create reg --from-file PATH --overwrite --link default -n {NS}"
     assert f.fix.equivalent[0] == f"oc delete secret reg -n {NS}"
     assert f.fix.equivalent[-1] == f"oc secrets link default reg --for=pull -n {NS}"
     # The kubelet ignores the secret: nothing from it is tried.
@@ -192,7 +192,7 @@ def test_pull_secret_malformed(tmp_path: Path, bad: Obj, phrase: str, secret_tex
     assert "Referenced by pod/web-1" in f.message
     for leaked in (secret_text, bad["data"][".dockerconfigjson"]):
         assert leaked not in f.message
-    assert f.fix is not None and f.fix.command == f"kubectl pullsecret fix create bad --from-file PATH -n {NS}"
+    assert f.fix is not None and f.fix.command == f"kubectl pullsecret fix create bad --from-file PATH --overwrite -n {NS}"
     assert image_creds(report, QUAY) == [[]]
     assert image_creds(report, "nginx") == [[]]
     # The kubelet does not pull anonymously either: the no-credential checks stay quiet.
