@@ -32,7 +32,6 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -334,8 +333,7 @@ class Rollout:
     paused: set[str] = dataclasses.field(default_factory=set)
 
 
-def follow_rollout(session: Session, result: FixResult, before: dict[str, Pool],
-                   clock: Callable[[], float] = time.monotonic) -> Rollout:
+def follow_rollout(session: Session, result: FixResult, before: dict[str, Pool]) -> Rollout:
     """Until every pool has moved to a new rendered configuration and updated all its
     machines (DOMAIN.md §6), or --wait passes. A pool that has not moved after a grace
     period but is finished is taken as done (the Machine Config Operator had nothing new
@@ -349,7 +347,7 @@ def follow_rollout(session: Session, result: FixResult, before: dict[str, Pool],
     out = session.prompt_out
     interval = max(0.1, min(5.0, wait / 50))
     grace = min(MAX_GRACE, wait / 3)
-    started = clock()
+    started = time.monotonic()
     shown: dict[str, str] = {}
     _say(out, f"following the MachineConfigPool rollout (up to {_secs(wait)}; {FOLLOW} shows it too)")
     try:
@@ -359,7 +357,7 @@ def follow_rollout(session: Session, result: FixResult, before: dict[str, Pool],
             except FixError as exc:
                 result.warnings.append(f"cannot follow the MachineConfigPool rollout: {exc}; follow it with: {FOLLOW}")
                 return Rollout("unknown", paused)
-            elapsed = clock() - started
+            elapsed = time.monotonic() - started
             waiting: list[str] = []
             unmoved: list[str] = []
             for name, pool in sorted(pools.items()):
@@ -405,7 +403,9 @@ def follow_rollout(session: Session, result: FixResult, before: dict[str, Pool],
                 return Rollout("timeout", paused)
             time.sleep(min(interval, max(0.0, wait - elapsed)))
     except KeyboardInterrupt:
-        _say(out, f"interrupted while following the rollout: the pull secret was written; follow it with {FOLLOW}")
+        backup = "; ".join(o.detail for o in result.outcomes if o.detail)
+        _say(out, f"interrupted while following the rollout: the pull secret was written ({backup or 'no backup'}); "
+                  f"follow the rollout with {FOLLOW}")
         raise
 
 
