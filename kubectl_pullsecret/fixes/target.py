@@ -136,12 +136,8 @@ def _supply(session: Session, args: argparse.Namespace, need: Sequence[str]) -> 
         return bool(args.docker_username and args.docker_password)
     if args.username in PLACEHOLDERS:
         args.username = _ask(session, f"username for {args.registry}: ", False)
-    password = _ask(session, f"password for {args.username} at {args.registry}: ", True)
-    if not (args.username and password):
-        return False
-    args.password_stdin = True
-    args.password_value = password  # read by globalps instead of stdin
-    return True
+    args.password_stdin = False  # fix global set asks for it on the terminal, unechoed
+    return bool(args.username)
 
 
 def _apply(session: Session, args: argparse.Namespace, step: Step, result: FixResult) -> None:
