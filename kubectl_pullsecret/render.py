@@ -294,7 +294,8 @@ def render_fix(result: FixResult) -> str:
             lines.extend(_outcome_lines(result, step.outcomes, "    "))
     else:
         lines.extend(_outcome_lines(result, result.outcomes))
-    if not result.outcomes and not result.steps and not result.failed:
+    if not (result.outcomes or result.steps or result.failed
+            or any(n.startswith("nothing to do") for n in result.notes)):
         lines.append("nothing to do")
     for note in result.notes:
         lines.extend(_wrap(f"note: {note}", "  "))
