@@ -217,11 +217,13 @@ def run(session: Session, args: argparse.Namespace) -> FixResult:
         if result.failed or not applied or o.dry_run != "none":
             break
         report = _doctor(session, args)
+    # A fix left to the user (it needs a password, a file) leaves its problem in place.
+    result.remaining += sum(1 for step in result.steps if step.status == "needs-input")
     if attempted and o.dry_run == "none" and not result.failed:
         final = _doctor(session, args)
         result.recheck = final
         result.recheck_scope = f"{what} in {where}"
-        result.remaining = sum(1 for f in final.findings if f.severity >= Severity.ERROR
+        result.remaining += sum(1 for f in final.findings if f.severity >= Severity.ERROR
                                or (f.severity >= Severity.WARNING and f.fix is not None
                                    and f.fix.command in attempted))
     return result

@@ -78,11 +78,11 @@ def test_yes_applies_what_needs_no_input_and_rechecks(api: FakeKube, kc: Path) -
     recheck = run.out.split("Re-check")[1]
     assert "deployment/web" not in recheck  # fixed
     assert "deployment/api" in recheck  # the create needs a password: still there
-    assert run.code == 0, run  # what remains is a warning whose fix was not attempted
+    assert run.code == 1, run  # the create needs the user's password: its problem remains
 
 
 def test_second_run_has_nothing_to_write(api: FakeKube, kc: Path) -> None:
-    assert fix("--no-probe", "--yes", kubeconfig=kc).code == 0
+    assert fix("--no-probe", "--yes", kubeconfig=kc).code == 1  # deployment/api needs a password
     api.clear_log()
     run = fix("--no-probe", "--yes", "deployment/web", kubeconfig=kc)
     assert run.code == 0, run

@@ -1,0 +1,96 @@
+"""`fix [TARGET]` end to end: a fix uncovers the next (linking a secret leaves a pod
+created before the link to be recreated), the user types what a fix needs on a
+terminal, and a second run has nothing left to do."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakekube import FakeKube
+from tests.integration.fix_helpers import fix, writes
+from tests.integration.live_helpers import auth, fake_kube, namespace, pod, pull_secret, service_account
+
+NS = "shop"
+LINK = "kubectl pullsecret fix link regcred --sa default -n shop"
+RESTART = "kubectl pullsecret fix restart pod/debug -n shop"
+
+
+def deployment(name: str, image: str) -> dict[str, object]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": NS},
+            "spec": {"selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": name, "image": image}]}}}}
+
+
+@pytest.fixture
+def api() -> Iterator[FakeKube]:
+    with fake_kube() as server:
+        server.add_all([namespace(NS), service_account("default", NS),
+                        pull_secret("regcred", NS, {"quay.io": auth("bot", "quay-s3cret")}),
+                        deployment("web", "quay.io/acme/web:1"),
+                        pod("debug", NS, "quay.io/acme/debug:1", created="2026-10-01T00:00:00Z")])
+        yield server
+
+
+@pytest.fixture
+def kc(api: FakeKube, tmp_path: Path) -> Path:
+    return api.kubeconfig(tmp_path / "kubeconfig", namespace=NS)
+
+
+def test_yes_links_then_recreates_the_pod_the_link_leaves_behind(api: FakeKube, kc: Path) -> None:
+    api.clear_log()
+    run = fix("--no-probe", "--yes", kubeconfig=kc)
+    assert run.code == 0, run
+    assert [(m, p) for m, p, _ in writes(api)] == [
+        ("PUT", f"/api/v1/namespaces/{NS}/serviceaccounts/default"),
+        ("DELETE", f"/api/v1/namespaces/{NS}/pods/debug")]
+    assert f"[1] applied: {LINK}" in run.out
+    assert "for: warning no-matching-credential deployment/web container web (shop)" in run.out
+    assert "for: warning no-matching-credential pod/debug container app (shop)" in run.out
+    assert f"[2] applied: {RESTART}" in run.out  # offered in the second round
+    assert "for: warning pod-predates-sa-secrets pod/debug (shop)" in run.out
+    assert api.get_object("Pod", NS, "debug") is None
+    assert "No problems found." in run.out.split("Re-check")[1]
+    api.clear_log()
+    again = fix("--no-probe", "--yes", kubeconfig=kc)
+    assert again.code == 0, again
+    assert writes(api) == [] and "nothing to do" in again.out
+
+
+def test_terminal_answers_each_round(api: FakeKube, kc: Path) -> None:
+    run = fix("--no-probe", kubeconfig=kc, tty=True, stdin="y\nn\n")
+    assert run.code == 0, run
+    assert f"[1] applied: {LINK}" in run.out and f"[2] declined: {RESTART}" in run.out
+    assert api.get_object("Pod", NS, "debug") is not None  # the bare pod was not deleted
+    assert run.err.count("Apply this fix? [y/N]") == 2
+
+
+def test_a_fix_that_needs_a_password_asks_for_it_on_a_terminal(api: FakeKube, kc: Path) -> None:
+    api.add(deployment("api", "registry.example.com/acme/api:2"))
+    run = fix("--no-probe", "deployment/api", kubeconfig=kc, tty=True, stdin="y\nrobot\npa55-w0rd\n")
+    assert run.code == 0, run
+    assert "username for registry.example.com: " in run.err
+    assert "password for robot at registry.example.com: " in run.err
+    secret = api.get_object("Secret", NS, "registry-example-com-pull")
+    assert secret is not None and secret["type"] == "kubernetes.io/dockerconfigjson"
+    doc = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+    assert doc["auths"]["registry.example.com"]["username"] == "robot"
+    sa = api.get_object("ServiceAccount", NS, "default")
+    assert sa is not None and {"name": "registry-example-com-pull"} in sa["imagePullSecrets"]
+    for text in (run.out, run.err):
+        assert "pa55-w0rd" not in text and base64.b64encode(b"robot:pa55-w0rd").decode() not in text
+
+
+def test_without_a_terminal_a_fix_that_needs_a_password_is_left_to_the_user(api: FakeKube, kc: Path) -> None:
+    api.add(deployment("api", "registry.example.com/acme/api:2"))
+    api.clear_log()
+    run = fix("--no-probe", "--yes", "deployment/api", kubeconfig=kc)
+    assert writes(api) == []
+    assert "[1] needs your input: kubectl pullsecret fix create registry-example-com-pull" in run.out
+    assert "run it yourself: it needs the username, the password" in run.out
+    assert run.code == 1, run  # the problem remains until the user runs it
