@@ -218,7 +218,8 @@ def run(session: Session, args: argparse.Namespace) -> FixResult:
             break
         report = _doctor(session, args)
     # A fix left to the user (it needs a password, a file) leaves its problem in place.
-    result.remaining += sum(1 for step in result.steps if step.status == "needs-input")
+    if o.dry_run == "none":
+        result.remaining += sum(1 for step in result.steps if step.status == "needs-input")
     if attempted and o.dry_run == "none" and not result.failed:
         final = _doctor(session, args)
         result.recheck = final
