@@ -455,11 +455,17 @@ def run(session: Session, target_text: str) -> FixResult:
             result.notes.append(f"nothing to do: {who} {carries} {sa_text}")
         _recheck(session, result, w, None)
         return result
-    if _already_requested(session, result, w, ns, stale):
-        _recheck(session, result, w, None)
-        return result
     plan = _Plan(w, ns, wanted, template_secrets, absent, len(live),
                  frozenset(s.uid for s in stale if s.uid))
+    if _already_requested(session, result, w, ns, stale):
+        # Nothing to write; with --wait, follow the rollout already under way.
+        final = (_wait(session, result, plan, session.opts.wait)
+                 if session.opts.wait and session.opts.dry_run == "none" else None)
+        timed_out = result.remaining > 0
+        _recheck(session, result, w, final)
+        if timed_out:
+            result.remaining = max(result.remaining, 1)
+        return result
     _warn_rollout(result, w, ns)
     if w.how == "bare":
         result.warnings.append(f"pod/{w.name} has no controller: {BARE_CONFIRM}; it is deleted only after y on a "

@@ -227,4 +227,8 @@ def run(session: Session, args: argparse.Namespace) -> FixResult:
         result.remaining += sum(1 for f in final.findings if f.severity >= Severity.ERROR
                                or (f.severity >= Severity.WARNING and f.fix is not None
                                    and f.fix.command in attempted))
+    restarted = any(s.status == "applied" and _verb(s.command) == "restart" for s in result.steps)
+    if restarted and result.remaining and o.wait is None:
+        result.notes.append("pods of a restarted workload are replaced by its controller over the next minutes: "
+                            "until then the re-check still finds them; run again with --wait 5m to wait for them")
     return result

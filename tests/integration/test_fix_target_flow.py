@@ -94,3 +94,41 @@ def test_without_a_terminal_a_fix_that_needs_a_password_is_left_to_the_user(api:
     assert "[1] needs your input: kubectl pullsecret fix create registry-example-com-pull" in run.out
     assert "run it yourself: it needs the username, the password" in run.out
     assert run.code == 1, run  # the problem remains until the user runs it
+
+
+# --- a Deployment whose pods predate their SA's pull secret -----------------------------------------------------
+
+def test_restart_of_a_deployment_then_wait_for_its_controller(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from tests.integration import test_fix_restart as r
+
+    with fake_kube() as api:
+        r.base(api)  # SA default lists regcred and extra; the pods only have regcred
+        dep, _ = r.deployment(api, pods=2)
+        kc = api.kubeconfig(tmp_path / "kubeconfig", namespace=r.NS)
+        api.clear_log()
+        run = fix("--no-probe", "--yes", kubeconfig=kc)
+        restart = "kubectl pullsecret fix restart deployment/web -n shop"
+        assert f"[1] applied: {restart}" in run.out, run
+        assert "for: warning pod-predates-sa-secrets pod/web-5d8f-0 (shop)" in run.out
+        assert [(m, p) for m, p, _ in writes(api)] == [("PUT", "/apis/apps/v1/namespaces/shop/deployments/web")]
+        # No controller has replaced the pods yet: the problem is still there, and the note says why.
+        assert run.code == 1, run
+        assert "run again with --wait 5m" in " ".join(run.out.split())
+
+        def controller() -> None:
+            time.sleep(0.5)
+            r.simulate_rollout(api, dep)
+
+        # The restart is under way: a second run writes nothing, and with --wait follows it.
+        thread = threading.Thread(target=controller)
+        thread.start()
+        api.clear_log()
+        waited = fix("--no-probe", "--yes", "--wait", "20s", kubeconfig=kc)
+        thread.join()
+        assert waited.code == 0, waited
+        assert writes(api) == []
+        assert "every pod of deployment/web now carries its service account's pull secrets" in " ".join(
+            waited.out.split())
