@@ -459,10 +459,10 @@ def run(session: Session, target_text: str) -> FixResult:
                  frozenset(s.uid for s in stale if s.uid))
     if _already_requested(session, result, w, ns, stale):
         # Nothing to write; with --wait, follow the rollout already under way.
-        final = (_wait(session, result, plan, session.opts.wait)
-                 if session.opts.wait and session.opts.dry_run == "none" else None)
+        followed = (_wait(session, result, plan, session.opts.wait)
+                    if session.opts.wait and session.opts.dry_run == "none" else None)
         timed_out = result.remaining > 0
-        _recheck(session, result, w, final)
+        _recheck(session, result, w, followed)
         if timed_out:
             result.remaining = max(result.remaining, 1)
         return result
