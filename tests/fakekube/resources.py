@@ -82,6 +82,8 @@ RESOURCES: tuple[Resource, ...] = (
     _r("apps", "v1", "daemonsets", "DaemonSet", short_names=("ds",), categories=ALL, subresources=STATUS),
     _r("apps", "v1", "replicasets", "ReplicaSet", short_names=("rs",), categories=ALL,
        subresources=("status", "scale")),
+    _r("", "v1", "replicationcontrollers", "ReplicationController", short_names=("rc",), categories=ALL,
+       subresources=("status", "scale")),
     _r("batch", "v1", "jobs", "Job", categories=ALL, subresources=STATUS),
     _r("batch", "v1", "cronjobs", "CronJob", short_names=("cj",), categories=ALL, subresources=STATUS),
     _r("rbac.authorization.k8s.io", "v1", "roles", "Role"),

@@ -569,3 +569,40 @@ def test_deploymentconfig_rollout_latest(tmp_path: Path) -> None:
                                 {"dryRun": "All"})], dry
         stored = api.get_object("DeploymentConfig", NS, "web")
         assert stored is not None and stored["status"]["latestVersion"] == 4
+
+
+def test_pod_of_a_deploymentconfig_restarts_the_config_through_its_replication_controller(tmp_path: Path) -> None:
+    """pod/NAME -> ReplicationController web-3 (a real object now) -> DeploymentConfig web:
+    `oc rollout latest`; and a ReplicationController named directly resolves the same way."""
+    with fake_kube(openshift=True) as api:
+        base(api)
+        dc = api.add({"apiVersion": "apps.openshift.io/v1", "kind": "DeploymentConfig",
+                      "metadata": {"name": "web", "namespace": NS},
+                      "spec": {"replicas": 1, "selector": {"app": "web"}, "template": template({"app": "web"})},
+                      "status": {"latestVersion": 3}})
+        rc = api.add({"apiVersion": "v1", "kind": "ReplicationController",
+                      "metadata": {"name": "web-3", "namespace": NS, "ownerReferences": owner(dc),
+                                   "annotations": {"openshift.io/deployment-config.name": "web",
+                                                   "openshift.io/deployment-config.latest-version": "3",
+                                                   "openshift.io/deployment.phase": "Complete"}},
+                      "spec": {"replicas": 1, "selector": {"app": "web", "deployment": "web-3"},
+                               "template": template({"app": "web", "deployment": "web-3"})}})
+        p = pod("web-3-abcde", NS, IMAGE, pull=["regcred"], labels={"app": "web", "deployment": "web-3"},
+                created=OLD)
+        p["metadata"]["annotations"] = {"openshift.io/deployment-config.name": "web",
+                                        "openshift.io/deployment-config.latest-version": "3"}
+        p["metadata"]["ownerReferences"] = owner(rc)
+        api.add(p)
+        kc = api.kubeconfig(tmp_path / "kc", namespace=NS)
+        for target in ("pod/web-3-abcde", "replicationcontroller/web-3"):
+            api.clear_log()
+            run = restart(kc, target, "--dry-run=server")
+            assert run.code == 0, (target, run)
+            assert writes(api) == [("POST", f"/apis/apps.openshift.io/v1/namespaces/{NS}/deploymentconfigs/web/"
+                                            "instantiate", {"dryRun": "All"})], (target, run)
+            assert "deploymentconfig/web" in run.out
+        api.clear_log()
+        run = restart(kc, "pod/web-3-abcde")
+        assert run.code == 0, run
+        stored = api.get_object("DeploymentConfig", NS, "web")
+        assert stored is not None and stored["status"]["latestVersion"] == 4
