@@ -331,6 +331,10 @@ def _fix(args: argparse.Namespace) -> int:
         sys.stdout.write(render.render_fix_objects(result, args.output))
     else:
         sys.stdout.write(human)
+        if opts.dry_run == "client" and any(o.obj is not None and o.action != "unchanged" for o in result.outcomes):
+            # A client dry run shows the plan and the objects (as -o yaml would print them).
+            sys.stdout.write("\nObjects as they would be written (secret values redacted):\n")
+            sys.stdout.write(render.render_fix_objects(result, "yaml"))
     return EXIT_FINDINGS if (result.failed or result.planned_only or result.remaining) else EXIT_OK
 
 

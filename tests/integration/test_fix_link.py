@@ -215,3 +215,14 @@ def test_unreachable_cluster_is_exit_3(tmp_path: Path) -> None:
     run = fix("link", "regcred", "--request-timeout", "2s", kubeconfig=kc)
     assert run.code == 3, run
     assert run.err.startswith("error: cannot reach the cluster") and run.err.count("\n") == 1
+
+
+def test_dry_run_client_without_output_flag_prints_the_plan_and_the_objects(api: FakeKube, kc: Path) -> None:
+    api.clear_log()
+    run = fix("link", "regcred", "--dry-run=client", kubeconfig=kc)
+    assert run.code == 0, run
+    assert writes(api) == []
+    plan, objects = run.out.split("Objects as they would be written (secret values redacted):\n")
+    assert "would be updated: serviceaccount/default -n shop" in plan
+    assert objects.startswith("apiVersion: v1\nkind: List\nitems:\n- kind: ServiceAccount\n")
+    assert "- name: regcred" in objects
