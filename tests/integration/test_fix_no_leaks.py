@@ -37,8 +37,8 @@ FILE_CONFIG = json.dumps({"auths": {"ghcr.io": {"auth": b64("filebot:f1le-pass")
 SECRETS = ["quay-s3cret", "N3w-pass", "f1le-pass", "id-t0ken-value", "gl0bal-pass", "pw-registry.redhat.io",
            b64("bot:quay-s3cret"), b64("newbot:N3w-pass"), b64("filebot:f1le-pass"), b64("gbot:gl0bal-pass"),
            b64(FILE_CONFIG)]
-FORMATS = (["--dry-run=client"], ["--dry-run=client", "-o", "yaml"], ["--dry-run=server", "-o", "json"], ["-o", "json", "-v", "9"],
-           ["-o", "yaml"], [])
+FORMATS = (["--dry-run=client"], ["--dry-run=client", "-o", "yaml"], ["--dry-run=server", "-o", "json"],
+           ["-o", "json", "-v", "9"], ["-o", "yaml"], [])
 
 
 @pytest.fixture
