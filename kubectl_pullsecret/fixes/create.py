@@ -24,7 +24,7 @@ from kubectl_pullsecret import dockerconfig, keyring, redact
 from kubectl_pullsecret.dockerconfig import KEY_FOR_FORMAT, TYPE_FOR_FORMAT, DockerConfig, Format
 from kubectl_pullsecret.errors import FixError, UsageError
 from kubectl_pullsecret.findings import Finding, ObjectRef, Report, Severity
-from kubectl_pullsecret.fixes import link
+from kubectl_pullsecret.fixes import link, prompt
 from kubectl_pullsecret.fixes.model import DELETE, Change, Edit, FixResult, Obj, Outcome, _Delete
 from kubectl_pullsecret.fixes.session import Session
 from kubectl_pullsecret.resolve import Scope
@@ -185,39 +185,12 @@ def _from_file(path: str, stdin: TextIO | None) -> Source:
 def read_password(stdin: TextIO | None, prompt_out: TextIO | None) -> str:
     """All of stdin, one trailing newline removed (`docker login --password-stdin`). On a
     terminal: one line, typed without echo."""
-    if stdin is None:
-        raise UsageError("--docker-password-stdin: no standard input")
-    text = _read_hidden(stdin, prompt_out) if stdin.isatty() else stdin.read()
-    if text.endswith("\r\n"):
-        text = text[:-2]
-    elif text.endswith("\n"):
-        text = text[:-1]
-    redact.register(text)
+    if stdin is None or not stdin.isatty():
+        return prompt.read_piped(stdin, "--docker-password-stdin", "standard input holds no password")
+    text = prompt.ask(stdin, prompt_out, "Password: ", hidden=True)
     if not text:
         raise UsageError("--docker-password-stdin: standard input holds no password")
     return text
-
-
-def _read_hidden(stdin: TextIO, prompt_out: TextIO | None) -> str:
-    try:
-        import termios
-
-        fd = stdin.fileno()
-        old = termios.tcgetattr(fd)
-    except (ImportError, OSError, ValueError):
-        return stdin.readline()  # not a real terminal (or no termios): nothing to hide
-    quiet = termios.tcgetattr(fd)
-    quiet[3] &= ~termios.ECHO
-    if prompt_out is not None:
-        prompt_out.write("Password: ")
-        prompt_out.flush()
-    try:
-        termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
-        return stdin.readline()
-    finally:
-        termios.tcsetattr(fd, termios.TCSAFLUSH, old)
-        if prompt_out is not None:
-            prompt_out.write("\n")
 
 
 def key_warnings(source: Source) -> list[str]:

@@ -26,10 +26,7 @@ import base64
 import binascii
 import contextlib
 import dataclasses
-import getpass
-import io
 import json
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -40,7 +37,7 @@ from kubectl_pullsecret.checks.base import q
 from kubectl_pullsecret.checks.openshift import GLOBAL_REF, TELEMETRY_HOST, rollout_state
 from kubectl_pullsecret.errors import FixError, UsageError
 from kubectl_pullsecret.findings import Finding, Severity
-from kubectl_pullsecret.fixes import splice
+from kubectl_pullsecret.fixes import prompt, splice
 from kubectl_pullsecret.fixes.model import Change, Edit, FixResult, Obj
 from kubectl_pullsecret.fixes.session import Session
 from kubectl_pullsecret.probe_model import TELEMETRY_HOSTS
@@ -265,35 +262,16 @@ def plan(registry: str, username: str | None, password: str | None, fingerprint:
 def read_password(session: Session, args: argparse.Namespace) -> str:
     """--password-stdin: all of stdin, one trailing newline cut. Else, on a terminal, a
     prompt that does not echo. Else a usage error (before anything is read or written)."""
-    stdin = session.stdin
     if args.password_stdin:
-        if stdin is None:
-            raise UsageError("--password-stdin: no stdin")
-        text = stdin.read()
-        text = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
-        if not text:
-            raise UsageError("--password-stdin: stdin is empty: pipe the password (or token) in")
-        return text
-    if not session.interactive or stdin is None or session.prompt_out is None:
+        return prompt.read_piped(session.stdin, "--password-stdin", "stdin is empty: pipe the password (or token) in")
+    if not session.interactive or session.stdin is None or session.prompt_out is None:
         raise UsageError("fix global set needs the password: pipe it with --password-stdin (or run on a terminal "
                          "to be asked)")  # pragma: no cover - run() refuses this before reading the cluster
-    prompt = f"Password for {args.username} at {args.registry}: "
-    if _real_terminal(stdin):
-        text = getpass.getpass(prompt, stream=session.prompt_out)
-    else:  # a terminal this process cannot switch echo off on: read a line
-        session.prompt_out.write(prompt)
-        session.prompt_out.flush()
-        text = stdin.readline().rstrip("\r\n")
+    text = prompt.ask(session.stdin, session.prompt_out, f"Password for {args.username} at {args.registry}: ",
+                      hidden=True)
     if not text:
         raise UsageError("no password given")
     return text
-
-
-def _real_terminal(stream: Any) -> bool:
-    try:
-        return os.isatty(stream.fileno())
-    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-        return False
 
 
 # --- the MachineConfigPool rollout -----------------------------------------------------

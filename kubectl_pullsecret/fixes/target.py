@@ -11,13 +11,13 @@ rounds at most."""
 from __future__ import annotations
 
 import argparse
-import getpass
 import shlex
 from collections.abc import Sequence
 from dataclasses import replace
 
 from kubectl_pullsecret.errors import FixError, PullsecretError, SourceError, UsageError
 from kubectl_pullsecret.findings import Finding, Report, Severity
+from kubectl_pullsecret.fixes import prompt
 from kubectl_pullsecret.fixes.model import FixResult, Step
 from kubectl_pullsecret.fixes.session import Session
 
@@ -107,20 +107,8 @@ def _missing_input(args: argparse.Namespace) -> list[str]:
     return need
 
 
-def _ask(session: Session, prompt: str, secret: bool) -> str:
-    """A value typed on the terminal (never echoed when secret)."""
-    stdin, out = session.stdin, session.prompt_out
-    if stdin is None or out is None:
-        return ""
-    if secret and hasattr(stdin, "fileno"):
-        try:
-            if stdin.isatty() and stdin.fileno() >= 0:
-                return getpass.getpass(prompt, stream=out)
-        except (OSError, ValueError):
-            pass
-    out.write(prompt)
-    out.flush()
-    return stdin.readline().rstrip("\r\n")
+def _ask(session: Session, question: str, secret: bool) -> str:
+    return prompt.ask(session.stdin, session.prompt_out, question, hidden=secret)
 
 
 def _supply(session: Session, args: argparse.Namespace, need: Sequence[str]) -> bool:
