@@ -318,7 +318,7 @@ def _fix(args: argparse.Namespace) -> int:
     opts = FixOptions(
         namespace=args.namespace, kubeconfig=args.kubeconfig, context=args.context,
         request_timeout=_duration(args.request_timeout) if args.request_timeout else None,
-        dry_run=args.dry_run, output=args.output, yes=args.yes, backup_dir=args.backup_dir,
+        dry_run=args.dry_run, yes=args.yes, backup_dir=args.backup_dir,
         wait=(_duration(args.wait, "--wait") or 0.0) if args.wait is not None else None, probe=not args.no_probe,
         probe_timeout=args.probe_timeout, insecure_registries=args.insecure_registry,
         registry_ca_file=_readable(args.registry_ca_file, "--registry-ca-file") if args.registry_ca_file else None)

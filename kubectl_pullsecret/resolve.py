@@ -133,15 +133,16 @@ class Subject:
     owner: ObjectRef | None = None  # the workload to restart, for pods
 
 
-def _pod_spec(kind: str, obj: Obj) -> Mapping[str, Any]:
+def pod_spec(kind: str, obj: Obj) -> Mapping[str, Any]:
+    """A pod's spec, or the pod template's spec of a workload (a CronJob's job template's)."""
     spec = obj.get("spec") or {}
     if kind == "Pod":
         return spec if isinstance(spec, dict) else {}
     if kind == "CronJob":
         spec = ((spec.get("jobTemplate") or {}).get("spec") or {})
     template = (spec.get("template") or {}) if isinstance(spec, dict) else {}
-    pod_spec = template.get("spec") if isinstance(template, dict) else None
-    return pod_spec if isinstance(pod_spec, dict) else {}
+    inner = template.get("spec") if isinstance(template, dict) else None
+    return inner if isinstance(inner, dict) else {}
 
 
 def _names(refs: Any) -> tuple[str, ...]:
@@ -150,8 +151,13 @@ def _names(refs: Any) -> tuple[str, ...]:
     return tuple(r["name"] for r in refs if isinstance(r, dict) and isinstance(r.get("name"), str) and r["name"])
 
 
-def sa_pull_secrets(sa: Obj | None) -> tuple[str, ...]:
-    return _names((sa or {}).get("imagePullSecrets"))
+def sa_pull_secrets(obj: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The imagePullSecrets names a service account (or a pod spec) lists."""
+    return _names((obj or {}).get("imagePullSecrets"))
+
+
+def pod_sa_name(spec: Mapping[str, Any]) -> str:
+    return str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
 
 
 def _controller_of(obj: Obj) -> tuple[str, str] | None:
@@ -185,8 +191,8 @@ def top_owner(snapshot: Snapshot, kind: str, namespace: str, obj: Obj,
 def make_subject(snapshot: Snapshot, kind: str, obj: Obj) -> Subject:
     m = meta(obj)
     namespace = str(m.get("namespace") or "default")
-    spec = _pod_spec(kind, obj)
-    sa_name = str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
+    spec = pod_spec(kind, obj)
+    sa_name = pod_sa_name(spec)
     containers = tuple(
         Container(str(c.get("name") or f"#{i}"), c["image"] if isinstance(c.get("image"), str) else "", init)
         for init, key in ((True, "initContainers"), (False, "containers"))
@@ -479,6 +485,6 @@ def _injected(snapshot: Snapshot, namespace: str, pod: Obj, sa_name: str, pulls:
     if owner is not None:
         parent = snapshot.get(owner[0], namespace, owner[1])
         if parent is not None:
-            return not _names(_pod_spec(owner[0], parent).get("imagePullSecrets"))
+            return not _names(pod_spec(owner[0], parent).get("imagePullSecrets"))
     sa = snapshot.get("ServiceAccount", namespace, sa_name)
     return sa is not None and set(pulls) <= set(sa_pull_secrets(sa))

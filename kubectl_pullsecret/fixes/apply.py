@@ -118,6 +118,9 @@ def write_backup(obj: Obj, backup_dir: str) -> str:
 def apply(cluster: Cluster, change: Change, dry_run: str = "none", backup_dir: str = DEFAULT_BACKUP_DIR) -> Outcome:
     """Apply one change: `dry_run` none (write), client (nothing sent but the reads)
     or server (the write sent with dryRun=All)."""
+    if change.subresource_post is not None:
+        return post(cluster, change, dry_run)
+    assert change.edit is not None
     res = RESOURCES[change.kind]
     conflicts = 0
     details: list[str] = []
@@ -182,8 +185,9 @@ def apply(cluster: Cluster, change: Change, dry_run: str = "none", backup_dir: s
                        "; ".join(details))
 
 
-def post(cluster: Cluster, change: Change, body: Obj, dry_run: str = "none") -> Outcome:
+def post(cluster: Cluster, change: Change, dry_run: str = "none") -> Outcome:
     """A request that is not an edit (a DeploymentConfig instantiate): sent once."""
+    body = change.post_body or {}
     if dry_run == "client":
         return Outcome(change, "requested", body)
     answer = cluster.write("POST", change.kind, change.namespace, change.name, body, dry_run == "server",

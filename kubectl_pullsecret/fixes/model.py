@@ -31,11 +31,12 @@ class Change:
     namespace: str | None
     name: str
     summary: str  # what it does, one line, no secret values
-    edit: Edit
+    edit: Edit | None  # None for a request that is not an edit (subresource_post)
     equivalent: tuple[str, ...] = ()  # the oc/kubectl commands it stands for
     confirm: str | None = None  # why it asks y/N first (global pull secret, bare pod); None: applies directly
     backup: bool = False  # keep the current content in --backup-dir before writing
-    subresource_post: str | None = None  # a POST to this subresource instead of an edit (DC instantiate)
+    subresource_post: str | None = None  # a POST to this subresource instead of an edit (DC instantiate) ...
+    post_body: Obj | None = None  # ... with this body
 
     @property
     def ref(self) -> str:

@@ -44,13 +44,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from kubectl_pullsecret.checks.base import join_names
 from kubectl_pullsecret.errors import FixError, UsageError
 from kubectl_pullsecret.findings import Finding
 from kubectl_pullsecret.fixes import apply as applying
-from kubectl_pullsecret.fixes.model import DELETE, Change, Edit, FixResult, Obj, Outcome
+from kubectl_pullsecret.fixes.model import DELETE, Change, Edit, FixResult, Obj
 from kubectl_pullsecret.fixes.session import Session
 from kubectl_pullsecret.kube import Cluster
-from kubectl_pullsecret.resolve import WORKLOAD_KINDS, Scope, Target, _controller_of, sa_pull_secrets
+from kubectl_pullsecret.resolve import (
+    WORKLOAD_KINDS,
+    Scope,
+    Target,
+    _controller_of,
+    pod_sa_name,
+    pod_spec,
+    sa_pull_secrets,
+)
 from kubectl_pullsecret.snapshot import meta
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -83,17 +92,6 @@ class Stale:
     version: int | None = None  # a DeploymentConfig's pod: the deployment (latestVersion) it belongs to
 
 
-def pod_sa(spec: Mapping[str, Any]) -> str:
-    return str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
-
-
-def listed(spec: Mapping[str, Any]) -> tuple[str, ...]:
-    """The imagePullSecrets names a pod spec (or a service account) lists."""
-    refs = spec.get("imagePullSecrets")
-    return tuple(r["name"] for r in refs if isinstance(r, dict) and isinstance(r.get("name"), str) and r["name"]) \
-        if isinstance(refs, list) else ()
-
-
 def is_live(pod: Obj) -> bool:
     """Not terminating and not finished: a pod whose pulls are still to come (or repeated)."""
     if meta(pod).get("deletionTimestamp"):
@@ -124,8 +122,8 @@ def stale_pods(pods: Sequence[Obj], sa_secrets: Mapping[str, Sequence[str]],
         if not is_live(pod):
             continue
         spec = _spec(pod)
-        sa = pod_sa(spec)
-        has = listed(spec)
+        sa = pod_sa_name(spec)
+        has = sa_pull_secrets(spec)
         wanted = tuple(sa_secrets.get(sa, ()))
         if template_secrets is None and has and not set(has) <= set(wanted):
             continue  # a bare pod listing its own: see overriding()
@@ -287,14 +285,7 @@ class Workload:
     @property
     def template(self) -> Mapping[str, Any]:
         """The pod spec new pods are made from (a bare pod's own spec)."""
-        if self.kind == "Pod" or self.how == "foreign":
-            return _spec(self.obj)
-        spec = _spec(self.obj)
-        if self.kind == "CronJob":
-            spec = (spec.get("jobTemplate") or {}).get("spec") or {}
-        template = spec.get("template") if isinstance(spec, dict) else None
-        pod_spec = template.get("spec") if isinstance(template, dict) else None
-        return pod_spec if isinstance(pod_spec, dict) else {}
+        return pod_spec(self.kind, self.obj)
 
 
 def find_workload(cluster: Cluster, namespace: str, target: Target) -> Workload:
@@ -380,12 +371,8 @@ def _active_job(job: Obj) -> bool:
 
 # --- the command -----------------------------------------------------------------------------------------------
 
-def _names(names: Sequence[str]) -> str:
-    return ", ".join(names)
-
-
 def _sa_text(sa: str, wanted: Sequence[str]) -> str:
-    return f"serviceaccount/{sa}'s pull secrets ({_names(wanted)})" if wanted else f"serviceaccount/{sa}'s pull secrets"
+    return f"serviceaccount/{sa}'s pull secrets ({join_names(wanted)})" if wanted else f"serviceaccount/{sa}'s pull secrets"
 
 
 @dataclass
@@ -413,9 +400,9 @@ def run(session: Session, target_text: str) -> FixResult:
     if w.via:
         result.notes.append(w.via)
     live = [p for p in pods_of(cluster, ns, w) if is_live(p)]
-    template_sa = pod_sa(w.template)
+    template_sa = pod_sa_name(w.template)
     wanted: dict[str, tuple[str, ...]] = {}
-    for sa_name in dict.fromkeys([template_sa, *(pod_sa(_spec(p)) for p in live)]):
+    for sa_name in dict.fromkeys([template_sa, *(pod_sa_name(_spec(p)) for p in live)]):
         sa = cluster.read("ServiceAccount", ns, sa_name)
         if sa is None:
             result.warnings.append(f"serviceaccount/{sa_name} does not exist in namespace {ns}: pods using it cannot "
@@ -423,7 +410,7 @@ def run(session: Session, target_text: str) -> FixResult:
         wanted[sa_name] = sa_pull_secrets(sa)
     sa_text = _sa_text(template_sa, wanted[template_sa])
     bare = w.how in ("bare", "foreign")
-    own = listed(w.template)
+    own = sa_pull_secrets(w.template)
     excluded = overriding(own, wanted[template_sa], bare)
     if excluded:
         _overrides(result, w, ns, own, template_sa, excluded)
@@ -441,7 +428,7 @@ def run(session: Session, target_text: str) -> FixResult:
     absent = frozenset(n for n in sorted(lacking) if _absent(cluster, ns, n))
     if absent:
         result.warnings.append(
-            f"secret {_names(sorted(absent))} (listed by the service account) does not exist in namespace {ns}: a "
+            f"secret {join_names(sorted(absent))} (listed by the service account) does not exist in namespace {ns}: a "
             "restart would only give the pods a reference to nothing; create it first (kubectl pullsecret fix "
             "create), then restart")
     stale = stale_pods(live, wanted, template_secrets, absent)
@@ -474,10 +461,7 @@ def run(session: Session, target_text: str) -> FixResult:
         result.warnings.append(f"pod/{w.name} is controlled by {w.foreign}, which this tool does not know: make sure "
                                "it recreates the pod; it is deleted only after y on a terminal, or with --yes")
     changes = plan_changes(w, ns, stale, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    if w.how == "instantiate":
-        _instantiate(session, result, changes[0])
-    else:
-        session.apply_all(result, changes)
+    session.apply_all(result, changes)
     final: list[Obj] | None = None
     if result.changed and not result.failed and session.opts.dry_run == "none":
         if w.how in ("bare", "foreign"):
@@ -497,7 +481,7 @@ def run(session: Session, target_text: str) -> FixResult:
 
 def plan_changes(w: Workload, ns: str, stale: Sequence[Stale], stamp: str) -> list[Change]:
     """The writes: one rollout restart, one instantiate, or one DELETE per stale pod."""
-    lacks = _names(list(dict.fromkeys(n for s in stale for n in s.lacks)))
+    lacks = join_names(list(dict.fromkeys(n for s in stale for n in s.lacks)))
     flag = f" -n {shlex.quote(ns)}"
     if w.how == "rollout":
         return [Change(w.kind, ns, w.name,
@@ -507,17 +491,18 @@ def plan_changes(w: Workload, ns: str, stale: Sequence[Stale], stamp: str) -> li
     if w.how == "instantiate":
         return [Change(w.kind, ns, w.name,
                        f"rollout latest: a new deployment replaces {len(stale)} pod(s) lacking {lacks}",
-                       lambda obj: obj, (f"oc rollout latest dc/{w.name}{flag}",), subresource_post="instantiate")]
+                       None, (f"oc rollout latest dc/{w.name}{flag}",), subresource_post="instantiate",
+                       post_body=instantiate_request(w.name))]
     changes = []
     for s in stale:
         if w.how == "bare":
-            summary, confirm = f"delete bare pod {s.name} (lacks {_names(s.lacks)})", BARE_CONFIRM
+            summary, confirm = f"delete bare pod {s.name} (lacks {join_names(s.lacks)})", BARE_CONFIRM
         elif w.how == "foreign":
-            summary = f"delete pod {s.name} (lacks {_names(s.lacks)})"
+            summary = f"delete pod {s.name} (lacks {join_names(s.lacks)})"
             confirm = (f"its controller {w.foreign} is not one this tool knows: make sure it recreates the pod")
         else:
             by = f"{'job' if w.kind == 'CronJob' else w.kind.lower()}/{s.controller or w.name}"
-            summary, confirm = f"delete pod {s.name} (lacks {_names(s.lacks)}; {by} recreates it)", None
+            summary, confirm = f"delete pod {s.name} (lacks {join_names(s.lacks)}; {by} recreates it)", None
         changes.append(Change("Pod", ns, s.name, summary, delete_edit(s.uid),
                               (f"oc delete pod {shlex.quote(s.name)}{flag}",), confirm=confirm))
     return changes
@@ -526,15 +511,6 @@ def plan_changes(w: Workload, ns: str, stale: Sequence[Stale], stamp: str) -> li
 def instantiate_request(name: str) -> Obj:
     return {"kind": "DeploymentRequest", "apiVersion": "apps.openshift.io/v1", "name": name, "latest": True,
             "force": True}
-
-
-def _instantiate(session: Session, result: FixResult, change: Change) -> None:
-    try:
-        result.outcomes.append(applying.post(session.cluster, change, instantiate_request(change.name),
-                                             session.opts.dry_run))
-    except FixError as exc:
-        result.outcomes.append(Outcome(change, "failed", None, str(exc)))
-        result.failed = True
 
 
 def _absent(cluster: Cluster, ns: str, name: str) -> bool:
@@ -549,10 +525,10 @@ def _absent(cluster: Cluster, ns: str, name: str) -> bool:
 def _overrides(result: FixResult, w: Workload, ns: str, own: Sequence[str], sa: str, excluded: Sequence[str]) -> None:
     where = f"pod/{w.name}'s spec" if w.how in ("bare", "foreign") else f"{w.ref}'s pod template"
     result.warnings.append(
-        f"{where} lists its own imagePullSecrets ({_names(own)}), so admission does not add serviceaccount/{sa}'s "
-        f"({_names(excluded)}) and a restart brings none of them (pod-overrides-sa-secrets): nothing was written")
+        f"{where} lists its own imagePullSecrets ({join_names(own)}), so admission does not add serviceaccount/{sa}'s "
+        f"({join_names(excluded)}) and a restart brings none of them (pod-overrides-sa-secrets): nothing was written")
     if w.how in ("bare", "foreign"):
-        result.notes.append(f"add {_names(excluded)} to the pod manifest's imagePullSecrets and re-create the pod")
+        result.notes.append(f"add {join_names(excluded)} to the pod manifest's imagePullSecrets and re-create the pod")
         return
     from kubectl_pullsecret.checks.base import add_pull_secret_patches
     from kubectl_pullsecret.findings import ObjectRef
@@ -656,7 +632,7 @@ def _recheck(session: Session, result: FixResult, w: Workload, final: list[Obj] 
     also pod-predates-sa-secrets on the workload's pods as they are now."""
     ns = session.namespace
     bare = w.how in ("bare", "foreign")
-    sa = pod_sa(w.template)
+    sa = pod_sa_name(w.template)
     if bare and deleted:
         # The pod is gone: what a re-created one would get is its service account's secrets.
         runs: list[tuple[Sequence[str], Sequence[str]]] = [([f"sa/{sa}"], RECHECKS[1:4])]

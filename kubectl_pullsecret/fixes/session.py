@@ -25,7 +25,6 @@ class FixOptions:
     context: str | None = None
     request_timeout: float | None = None
     dry_run: str = "none"  # none | client | server
-    output: str | None = None  # yaml | json: the objects as written
     yes: bool = False
     backup_dir: str = applying.DEFAULT_BACKUP_DIR
     wait: float | None = None  # seconds; None: the command's default; 0: do not wait

@@ -1,11 +1,9 @@
 """Shared pieces of the fix tests (tests/integration/test_fix_*.py): `fix` run in this
-process or as a subprocess against tests/fakekube, and the request log read as writes."""
+process against tests/fakekube, and the request log read as writes."""
 
 from __future__ import annotations
 
 import io
-import os
-import subprocess
 import sys
 import time
 from contextlib import redirect_stderr, redirect_stdout
@@ -13,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakekube import FakeKube
-from tests.integration.live_helpers import REPO, Run
+from tests.integration.live_helpers import Run
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -52,15 +50,6 @@ def fix(*args: str | Path, kubeconfig: str | Path, stdin: str = "", tty: bool = 
     finally:
         sys.stdin = old_stdin
     return Run(code, out.getvalue(), err.getvalue(), time.perf_counter() - started, tuple(argv[1:]))
-
-
-def fix_process(*args: str | Path, kubeconfig: str | Path, stdin: str = "", timeout: float = 60) -> Run:
-    """The same as a subprocess (stdin a pipe, not a terminal)."""
-    argv = [sys.executable, "-m", "kubectl_pullsecret", "fix", *map(str, args), "--kubeconfig", str(kubeconfig)]
-    started = time.perf_counter()
-    proc = subprocess.run(argv, cwd=REPO, env=dict(os.environ), input=stdin, capture_output=True, text=True,
-                          timeout=timeout, check=False)
-    return Run(proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - started, tuple(argv[4:]))
 
 
 def writes(api: FakeKube) -> list[tuple[str, str, dict[str, Any]]]:
