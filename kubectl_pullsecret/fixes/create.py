@@ -23,7 +23,7 @@ from typing import TextIO
 from kubectl_pullsecret import dockerconfig, keyring, redact
 from kubectl_pullsecret.dockerconfig import KEY_FOR_FORMAT, TYPE_FOR_FORMAT, DockerConfig, Format
 from kubectl_pullsecret.errors import FixError, UsageError
-from kubectl_pullsecret.findings import Finding, ObjectRef, Report, Severity
+from kubectl_pullsecret.findings import Finding, ObjectRef, Severity
 from kubectl_pullsecret.fixes import link, prompt
 from kubectl_pullsecret.fixes.model import DELETE, Change, Edit, FixResult, Obj, Outcome, _Delete
 from kubectl_pullsecret.fixes.session import Session
@@ -402,46 +402,24 @@ def recheck(session: Session, result: FixResult, name: str, link_sa: str | None,
     with --link also the service account and its pods, as `fix link` re-checks them."""
     ns = session.namespace
     target = ObjectRef("Secret", ns, name)
+    related = link.relevant(link_sa, name) if link_sa else None
 
-    def keep_secret(f: Finding, scope: Scope) -> bool:
-        return f.object == target or f.check == "permission-denied"
+    def keep(f: Finding, scope: Scope) -> bool:
+        return (f.object == target or f.check == "permission-denied"
+                or (related is not None and related(f, scope)))
 
     scope_text = f"secret/{name}" + (" (login probes)" if probe and session.opts.probe else "")
-    first = session.recheck(result, [([f"secret/{name}"], SECRET_CHECKS + LOGIN_CHECKS)], keep=keep_secret,
-                            probe=probe, scope_text=scope_text)
-    if first is None:
-        return
-    reports = [first]
+    runs: list[tuple[Sequence[str], Sequence[str]]] = [([f"secret/{name}"], SECRET_CHECKS + LOGIN_CHECKS)]
     if link_sa:
-        related = link.relevant(link_sa, name)
-        second = session.recheck(result, [([f"sa/{link_sa}"], link.RECHECKS[:3]), ([], link.RECHECKS[3:])],
-                                 keep=lambda f, scope: related(f, scope) or f.check == "permission-denied",
-                                 probe=False)
-        if second is not None:
-            reports.append(second)
-            scope_text += f", serviceaccount/{link_sa} and its pods"
-    report = merge(reports)
-    result.recheck = report
-    result.recheck_scope = f"{scope_text} in namespace {ns}"
-    result.remaining = remaining(report.findings)
+        runs += [([f"sa/{link_sa}"], link.RECHECKS[:3]), ([], link.RECHECKS[3:])]
+        scope_text += f", serviceaccount/{link_sa} and its pods"
+    report = session.recheck(result, runs, keep=keep, probe=[probe] + [False] * (len(runs) - 1),
+                             scope_text=f"{scope_text} in namespace {ns}")
+    if report is not None:
+        result.remaining = remaining(report.findings)
 
 
 def remaining(findings: Sequence[Finding]) -> int:
     """Findings that mean the secret (or the link) does not work yet."""
     return sum(1 for f in findings if f.severity >= Severity.ERROR
                or (f.severity >= Severity.WARNING and f.check not in HARMLESS_WARNINGS))
-
-
-def merge(reports: Sequence[Report]) -> Report:
-    if len(reports) == 1:
-        return reports[0]
-    found: dict[tuple[object, ...], Finding] = {}
-    for r in reports:
-        for f in r.findings:
-            found.setdefault(f.sort_key(), f)
-    first = reports[0]
-    return Report(tuple(sorted(found.values(), key=Finding.sort_key)),
-                  tuple(p for r in reports for p in r.passed), tuple(i for r in reports for i in r.images),
-                  first.cluster, all(r.diagnosed for r in reports),
-                  tuple(dict.fromkeys(n for r in reports for n in r.notes)), first.logins)
-

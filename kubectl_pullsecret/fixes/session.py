@@ -93,34 +93,34 @@ class Session:
 
     def recheck(self, result: FixResult, runs: Sequence[tuple[Sequence[str], Sequence[str]]],
                 keep: Callable[[Finding, Scope], bool] | None = None, namespace: str | None = None,
-                probe: bool = True, scope_text: str = "") -> Report | None:
+                probe: bool | Sequence[bool] = True, scope_text: str = "") -> Report | None:
         """Run doctor's checks again on the fix's target, after a real apply only: one
-        doctor run per (targets, checks). `keep` picks the findings that mean "the
-        problem remains"."""
+        doctor run per (targets, checks), merged into one report; `probe` for all runs
+        or per run. `keep` picks the findings that mean "the problem remains"."""
         if self.opts.dry_run != "none" or result.failed or result.planned_only or self.recheck_off:
             return None
         from kubectl_pullsecret import doctor
 
         o = self.opts
+        probes = [probe] * len(runs) if isinstance(probe, bool) else list(probe)
         found: dict[tuple[object, ...], Finding] = {}
-        passed: list[Finding] = []
-        last: Report | None = None
-        for targets, checks in runs:
+        reports: list[Report] = []
+        for (targets, checks), probing in zip(runs, probes, strict=True):
             report, scope = doctor.diagnose(doctor.Options(
                 targets=targets, namespace=namespace or self.namespace, checks=checks,
-                probe=probe and o.probe, probe_timeout=o.probe_timeout,
+                probe=probing and o.probe, probe_timeout=o.probe_timeout,
                 insecure_registries=o.insecure_registries, registry_ca_file=o.registry_ca_file,
                 kubeconfig=o.kubeconfig, context=o.context, request_timeout=o.request_timeout))
             for f in report.findings:
                 if keep is None or keep(f, scope):
                     found.setdefault(f.sort_key(), f)
-            passed.extend(report.passed)
-            last = report
-        assert last is not None
+            reports.append(report)
         kept = tuple(sorted(found.values(), key=Finding.sort_key))
         # Run notes ("no pods in namespace ...") are about the re-check's own scope: noise here.
-        report = Report(kept, tuple(passed), last.images, last.cluster, last.diagnosed, (), last.logins)
-        result.recheck = report
+        merged = Report(kept, tuple(p for r in reports for p in r.passed), tuple(i for r in reports for i in r.images),
+                        reports[0].cluster, all(r.diagnosed for r in reports), (),
+                        tuple(login for r in reports for login in r.logins))
+        result.recheck = merged
         result.recheck_scope = scope_text
         result.remaining = sum(1 for f in kept if f.severity >= Severity.WARNING)
-        return report
+        return merged
