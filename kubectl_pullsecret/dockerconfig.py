@@ -33,6 +33,8 @@ TYPE_FOR_FORMAT: dict[Format, str] = {
     "dockerconfigjson": "kubernetes.io/dockerconfigjson",
     "dockercfg": "kubernetes.io/dockercfg",
 }
+PULL_SECRET_TYPES = frozenset(TYPE_FOR_FORMAT.values())
+PULL_SECRET_KEYS = frozenset(KEY_FOR_FORMAT.values())
 
 
 def fingerprint(username: str, password: str) -> str:

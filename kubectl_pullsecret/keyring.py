@@ -261,6 +261,15 @@ class Keyring:
         return out
 
 
+def key_matches(key: str, image: str) -> bool:
+    """Would the kubelet use an entry keyed `key` for `image` (a normalised name)? Keyring.lookup's
+    rule for a single key: a URL match, else the index.docker.io fallback for Docker Hub."""
+    norm = normalize_key(key)
+    if norm is None:
+        return False
+    return url_match(norm, image) or (norm == DEFAULT_REGISTRY_HOST and is_default_registry_match(image))
+
+
 def union_lookup(keyrings: Sequence[Keyring], image: str) -> list[Credential]:
     """kubelet UnionDockerKeyring.Lookup: every keyring's matches, in keyring order."""
     return [c for kr in keyrings for c in kr.lookup(image)]

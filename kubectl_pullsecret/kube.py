@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from kubectl_pullsecret.dockerconfig import KEY_FOR_FORMAT, TYPE_FOR_FORMAT
+from kubectl_pullsecret.dockerconfig import PULL_SECRET_KEYS, PULL_SECRET_TYPES
 from kubectl_pullsecret.errors import FixError, SourceError, UsageError
 from kubectl_pullsecret.snapshot import Denied, Obj
 
@@ -42,8 +42,6 @@ READERS = 8  # reads in flight at once
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 NOT_SERVED = "not served by this cluster"
-PULL_SECRET_TYPES = frozenset(TYPE_FOR_FORMAT.values())
-PULL_SECRET_KEYS = frozenset(KEY_FOR_FORMAT.values())
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,12 @@ from kubectl_pullsecret.checks.base import (
     q,
     restart_fix,
 )
-from kubectl_pullsecret.dockerconfig import TYPE_FOR_FORMAT, Entry
+from kubectl_pullsecret.dockerconfig import PULL_SECRET_TYPES, Entry
 from kubectl_pullsecret.findings import Finding, Fix, Severity
 from kubectl_pullsecret.keyring import DEFAULT_REGISTRY_HOST
 from kubectl_pullsecret.reference import Reference
 from kubectl_pullsecret.resolve import Resolution, Subject, sa_pull_secrets
 
-PULL_SECRET_TYPES = frozenset(TYPE_FOR_FORMAT.values())
 DOCKER_HUB_LOOKALIKES = frozenset({
     "registry-1.docker.io", "registry.docker.io", "registry.hub.docker.com", "hub.docker.com",
     "docker.com", "www.docker.com", "auth.docker.io",
@@ -164,24 +163,31 @@ def unlinked_secret(ctx: Context, res: Resolution) -> str | None:
     key = (ns, ref.name, s.pull_secrets)
     if key not in memo:
         memo[key] = None
-        by_ns: dict[str, list[str]] | None = ctx.memo.get("secrets_by_ns")
-        if by_ns is None:
-            by_ns = ctx.memo["secrets_by_ns"] = {}
-            for obj in ctx.snapshot.of("Secret"):
-                m = obj.get("metadata") or {}
-                if obj.get("type") in PULL_SECRET_TYPES and m.get("name"):
-                    by_ns.setdefault(str(m.get("namespace") or "default"), []).append(str(m["name"]))
-        for name in sorted(by_ns.get(ns, ())):
+        for name in _pull_secrets_by_namespace(ctx).get(ns, ()):
             if name in s.pull_secrets:
                 continue
             state = ctx.resolver.secret(ns, name)
             if not state.usable or state.config is None:
                 continue
-            found = keyring.Keyring([keyring.Source(state.source_name, state.config)]).lookup(ref.name)
+            found = _source_keyring(ctx, keyring.Source(state.source_name, state.config)).lookup(ref.name)
             if any(c.entry.has_credentials for c in found):
                 memo[key] = name
                 break
     return memo[key]
+
+
+def _pull_secrets_by_namespace(ctx: Context) -> dict[str, list[str]]:
+    """Names of the pull-secret-typed secrets per namespace, sorted (built once per run)."""
+    by_ns: dict[str, list[str]] | None = ctx.memo.get("secrets_by_ns")
+    if by_ns is None:
+        by_ns = ctx.memo["secrets_by_ns"] = {}
+        for obj in ctx.snapshot.of("Secret"):
+            m = obj.get("metadata") or {}
+            if obj.get("type") in PULL_SECRET_TYPES and m.get("name"):
+                by_ns.setdefault(str(m.get("namespace") or "default"), []).append(str(m["name"]))
+        for names in by_ns.values():
+            names.sort()
+    return by_ns
 
 
 def link_fix(ctx: Context, s: Subject, secret: str) -> Fix:

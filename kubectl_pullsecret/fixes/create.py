@@ -214,8 +214,7 @@ def key_warnings(source: Source) -> list[str]:
         # A file's path keys may be deliberate: judged by an image under the path.
         repo = path or ("library/image" if registry == "docker.io" else "namespace/image")
         image = f"{registry}/{repo.strip('/')}"
-        one = keyring.Keyring([keyring.Source("check", DockerConfig(source.format, (entry,)))])
-        if one.lookup(image):
+        if keyring.key_matches(entry.key, image):
             continue
         if host == "registry-1.docker.io":
             out.append(f"{flag} {entry.key!r}: the kubelet never matches registry-1.docker.io (Docker Hub's API "

@@ -85,10 +85,7 @@ def check_registry(registry: str) -> list[str]:
     warnings: list[str] = []
     host = key.split("/", 1)[0]
     sample = _sample_image(key)
-    entry = dockerconfig.parse(json.dumps({"auths": {registry: {"auth": "eDp5"}}}), "dockerconfigjson").entries[0]
-    ring = keyring.Keyring([keyring.Source("global", dockerconfig.DockerConfig("dockerconfigjson", (entry,)),
-                                           node=True)])
-    never = not ring.lookup(sample)
+    never = not keyring.key_matches(registry, sample)
     # What to write instead: image names spell registries (and paths) in lowercase.
     better = "docker.io" if never and strip_port(host).lower() in DOCKER_HUB_HOSTS else key.lower()
     if key != registry:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from kubectl_pullsecret.dockerconfig import KEY_FOR_FORMAT, TYPE_FOR_FORMAT
+from kubectl_pullsecret.dockerconfig import KEY_FOR_FORMAT, PULL_SECRET_TYPES, TYPE_FOR_FORMAT
 from kubectl_pullsecret.errors import FixError, UsageError
 from kubectl_pullsecret.findings import Finding
 from kubectl_pullsecret.fixes.model import Change, Edit, FixResult, Obj
@@ -15,7 +15,6 @@ from kubectl_pullsecret.resolve import Scope
 FIELDS = {"pull": "imagePullSecrets", "mount": "secrets"}
 # What proves a link worked: the SA's secrets are usable, and its pods carry them.
 RECHECKS = ("pull-secret-missing", "pull-secret-wrong-type", "pull-secret-malformed", "pod-predates-sa-secrets")
-PULL_TYPES = frozenset(TYPE_FOR_FORMAT.values())
 
 
 def parse_for(text: str) -> tuple[str, ...]:
@@ -57,7 +56,7 @@ def secret_warning(secret: Obj | None, namespace: str, name: str, fields: Sequen
     if "imagePullSecrets" not in fields:
         return None
     stype = secret.get("type")
-    if stype not in PULL_TYPES:
+    if stype not in PULL_SECRET_TYPES:
         return (f"secret/{name} is of type {stype or 'Opaque'}: the kubelet ignores it as a pull secret; it must "
                 f"be kubernetes.io/dockerconfigjson (or kubernetes.io/dockercfg)")
     key = KEY_FOR_FORMAT["dockerconfigjson" if stype == TYPE_FOR_FORMAT["dockerconfigjson"] else "dockercfg"]

@@ -27,6 +27,7 @@ from kubectl_pullsecret.keyring import (
     Keyring,
     Source,
     is_default_registry_match,
+    key_matches,
     kubelet_lookup,
     normalize_key,
     url_match,
@@ -518,3 +519,21 @@ def test_make_docker_keyring(secrets: list[tuple[str, dict[str, str]]], default:
 def test_secret_type_and_key_constants(fmt: str, stype: str, key: str) -> None:
     assert dockerconfig.TYPE_FOR_FORMAT[fmt] == stype
     assert dockerconfig.KEY_FOR_FORMAT[fmt] == key
+
+
+@pytest.mark.parametrize(("key", "image", "matches"), [
+    ("quay.io", "quay.io/acme/web", True),
+    ("https://quay.io/v2/", "quay.io/acme/web", True),
+    ("quay.io:443", "quay.io/acme/web", False),
+    ("quay.io/other", "quay.io/acme/web", False),
+    ("*.example.com", "r.example.com/a/b", True),
+    ("registry-1.docker.io", "docker.io/library/busybox", False),
+    ("docker.io", "docker.io/library/busybox", True),
+    ("index.docker.io", "docker.io/library/busybox", True),  # the Docker Hub fallback key
+    ("index.docker.io/team", "docker.io/library/busybox", False),
+    ("quay.io:99999", "quay.io/acme/web", False),  # not a URL the kubelet can parse
+])
+def test_key_matches_is_lookup_for_one_key(key: str, image: str, matches: bool) -> None:
+    assert key_matches(key, image) is matches
+    config = dockerconfig.parse(json.dumps({"auths": {key: {"auth": "dTpw"}}}), "dockerconfigjson")
+    assert bool(Keyring([Source("s", config)]).lookup(image)) is matches
