@@ -325,16 +325,12 @@ def _fix(args: argparse.Namespace) -> int:
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     session = Session(opts, sys.stdin, sys.stderr, interactive)
     result = commands.run(session, args)
-    human = render.render_fix(result)
     if args.output:
-        sys.stderr.write(human)
+        sys.stderr.write(render.render_fix(result))
         sys.stdout.write(render.render_fix_objects(result, args.output))
     else:
-        sys.stdout.write(human)
-        if opts.dry_run == "client" and any(o.obj is not None and o.action != "unchanged" for o in result.outcomes):
-            # A client dry run shows the plan and the objects (as -o yaml would print them).
-            sys.stdout.write("\nObjects as they would be written (secret values redacted):\n")
-            sys.stdout.write(render.render_fix_objects(result, "yaml"))
+        # A client dry run shows the plan and the objects (as -o yaml would print them).
+        sys.stdout.write(render.render_fix(result, with_objects=opts.dry_run == "client"))
     return EXIT_FINDINGS if (result.failed or result.planned_only or result.remaining) else EXIT_OK
 
 

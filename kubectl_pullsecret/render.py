@@ -278,8 +278,9 @@ _STEP_LABEL = {"applied": "applied", "unchanged": "nothing to change", "declined
                "manual": "by hand", "dry-run": "dry run"}
 
 
-def render_fix(result: FixResult) -> str:
-    """What a fix did (or would do), the equivalent commands and the re-check."""
+def render_fix(result: FixResult, with_objects: bool = False) -> str:
+    """What a fix did (or would do), the equivalent commands and the re-check; with
+    `with_objects`, then the objects it writes (or would), as `-o yaml` prints them."""
     lines: list[str] = []
     dry = f" (dry run: {result.dry_run}, nothing is stored)" if result.dry_run != "none" else ""
     lines.append(f"{result.title}{dry}")
@@ -307,15 +308,22 @@ def render_fix(result: FixResult) -> str:
         lines.append("")
         lines.append("Nothing was written for the fixes marked 'not applied' or 'planned': run again with --yes, or "
                      "on a terminal to answer y.")
-    return redact.scrub("\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    if with_objects and _written(result):
+        text += "\nObjects as they would be written (secret values redacted):\n" + render_fix_objects(result, "yaml")
+    return redact.scrub(text)
+
+
+def _written(result: FixResult) -> list[Outcome]:
+    """The outcomes whose object is (or would be) written: what -o yaml|json prints."""
+    return [o for o in result.outcomes if o.obj is not None and o.action in ("created", "updated", "refused", "requested")]
 
 
 def render_fix_objects(result: FixResult, fmt: str) -> str:
     """-o yaml|json: the objects as written (or as they would be), secret values redacted."""
     from kubectl_pullsecret.fixes.apply import redacted
 
-    items = [redacted(o.obj) for o in result.outcomes
-             if o.obj is not None and o.action in ("created", "updated", "refused", "requested")]
+    items = [redacted(o.obj) for o in _written(result) if o.obj is not None]
     doc = {"apiVersion": "v1", "kind": "List", "items": items}
     if fmt == "json":
         return redact.scrub(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
