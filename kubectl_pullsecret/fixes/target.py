@@ -162,6 +162,7 @@ def run(session: Session, args: argparse.Namespace) -> FixResult:
     result = FixResult(f"fix {what} in {where}", o.dry_run)
     seen: set[str] = set()
     report = _doctor(session, args)
+    fresh: Report | None = None  # a diagnosis made after the last fix applied
     attempted: set[str] = set()
     for _ in range(MAX_ROUNDS):
         ranked, manual = offers(report, seen)
@@ -183,9 +184,9 @@ def run(session: Session, args: argparse.Namespace) -> FixResult:
                 step.status, step.detail = "failed", f"cannot run it: {exc}"
                 continue
             need = _missing_input(args_)
+            left_to_user = f"run it yourself: it needs {', '.join(need)}"
             if need and (o.dry_run != "none" or not session.interactive):
-                step.status = "needs-input"
-                step.detail = f"run it yourself: it needs {', '.join(need)}"
+                step.status, step.detail = "needs-input", left_to_user
                 continue
             question = f"\n{command}\n  for: " + "\n       ".join(step.findings) + "\nApply this fix?"
             if not session.confirm(question):
@@ -194,22 +195,22 @@ def run(session: Session, args: argparse.Namespace) -> FixResult:
                     result.planned_only = True
                 continue
             if need and not _supply(session, args_, need):
-                step.status = "needs-input"
-                step.detail = f"run it yourself: it needs {', '.join(need)}"
+                step.status, step.detail = "needs-input", left_to_user
                 continue
             attempted.add(command)
+            fresh = None
             _apply(session, args_, step, result)
             applied = applied or step.status == "applied"
             if result.failed:
                 break
         if result.failed or not applied or o.dry_run != "none":
             break
-        report = _doctor(session, args)
+        report = fresh = _doctor(session, args)
     # A fix left to the user (it needs a password, a file) leaves its problem in place.
     if o.dry_run == "none":
         result.remaining += sum(1 for step in result.steps if step.status == "needs-input")
     if attempted and o.dry_run == "none" and not result.failed:
-        final = _doctor(session, args)
+        final = fresh or _doctor(session, args)  # the last round's diagnosis, when nothing was applied since
         result.recheck = final
         result.recheck_scope = f"{what} in {where}"
         result.remaining += sum(1 for f in final.findings if f.severity >= Severity.ERROR
