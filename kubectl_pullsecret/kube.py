@@ -359,7 +359,7 @@ class Cluster:
             return None
         if answer.status != 200:
             raise FixError(f"cannot read {res.describe(namespace, name)}: {answer.reason()}"
-                           + _can_i("get", res, namespace, answer.status))
+                           + can_i_hint("get", res, namespace, answer.status))
         doc = answer.json()
         if not isinstance(doc, dict):
             raise FixError(f"{res.describe(namespace, name)}: the server's answer is not an object")
@@ -376,7 +376,7 @@ class Cluster:
             answer = self.request("GET", res.path(namespace), query)
             if answer.status != 200:
                 raise FixError(f"cannot list {res.describe(namespace)}: {answer.reason()}"
-                               + _can_i("list", res, namespace, answer.status))
+                               + can_i_hint("list", res, namespace, answer.status))
             doc = answer.json()
             if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
                 raise FixError(f"{res.describe(namespace)}: the server's answer is not a list")
@@ -431,11 +431,13 @@ class Cluster:
         return bool(isinstance(status, dict) and status.get("allowed") is True)
 
 
-def _can_i(verb: str, res: Resource, namespace: str | None, status: int) -> str:
+def can_i_hint(verb: str, res: Resource, namespace: str | None, status: int, subresource: str | None = None) -> str:
+    """For a 403: how to check the permission ('' for any other status)."""
     if status != 403:
         return ""
     ns = f" -n {namespace}" if namespace and res.namespaced else ""
-    return f" (check with: oc auth can-i {verb} {res.qualified}{ns})"
+    sub = f"/{subresource}" if subresource else ""
+    return f" (check with: oc auth can-i {verb} {res.qualified}{sub}{ns})"
 
 
 def _one_line(exc: BaseException) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from kubectl_pullsecret import dockerconfig, redact
 from kubectl_pullsecret.errors import FixError
 from kubectl_pullsecret.fixes.model import DELETE, Change, Obj, Outcome
-from kubectl_pullsecret.kube import RESOURCES, Cluster
+from kubectl_pullsecret.kube import RESOURCES, Cluster, can_i_hint
 from kubectl_pullsecret.snapshot import meta
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,14 @@ def apply(cluster: Cluster, change: Change, dry_run: str = "none", backup_dir: s
     assert change.edit is not None
     res = RESOURCES[change.kind]
     conflicts = 0
-    details: list[str] = []
+    backups: list[str] = []
+
+    def detail() -> str:
+        said = [f"backup of the previous content: {path}" for path in backups]
+        if conflicts:
+            said.append(f"re-read and re-applied after {conflicts} concurrent change(s)")
+        return "; ".join(said)
+
     while True:
         current = cluster.read(change.kind, change.namespace, change.name)
         register_secrets(current)
@@ -133,15 +140,14 @@ def apply(cluster: Cluster, change: Change, dry_run: str = "none", backup_dir: s
         if desired is DELETE and current is None:
             return Outcome(change, "unchanged", None, "already gone")
         if desired == current or (desired is None and current is None):
-            return Outcome(change, "unchanged", current, "; ".join(details))
+            return Outcome(change, "unchanged", current, detail())
         if desired is None:
             raise FixError(f"{change.ref}: the plan has no object to write")  # pragma: no cover - plan bug
         action = "deleted" if desired is DELETE else "created" if current is None else "updated"
         if dry_run == "client":
-            return Outcome(change, action, desired if isinstance(desired, dict) else None, "; ".join(details))
+            return Outcome(change, action, desired if isinstance(desired, dict) else None, detail())
         if change.backup and current is not None and dry_run == "none":
-            path = write_backup(current, backup_dir)
-            details.append(f"backup of the previous content: {path}")
+            backups.append(write_backup(current, backup_dir))
         method = "DELETE" if desired is DELETE else "POST" if current is None else "PUT"
         if desired is DELETE:
             assert current is not None
@@ -168,21 +174,15 @@ def apply(cluster: Cluster, change: Change, dry_run: str = "none", backup_dir: s
             if conflicts >= MAX_CONFLICTS:
                 raise FixError(f"{change.ref} kept changing while being written ({conflicts} conflicts): "
                                "nothing was overwritten; run the fix again")
-            details = [d for d in details if not d.startswith("re-read")]
-            details.append(f"re-read and re-applied after {conflicts} concurrent change(s)")
             continue
         if answer.status not in (200, 201, 202):
             verb = {"DELETE": "delete", "POST": "create", "PUT": "update"}[method]
-            hint = ""
-            if answer.status == 403:
-                ns = f" -n {change.namespace}" if change.namespace and res.namespaced else ""
-                hint = f" (check with: oc auth can-i {verb} {res.qualified}{ns})"
-            raise FixError(f"{change.ref}: the server refused to {verb} it: {answer.reason()}{hint}")
+            raise FixError(f"{change.ref}: the server refused to {verb} it: {answer.reason()}"
+                           + can_i_hint(verb, res, change.namespace, answer.status))
         doc = answer.json()
         written = doc if isinstance(doc, dict) and doc.get("kind") not in (None, "Status") else None
         register_secrets(written)
-        return Outcome(change, action, written or (desired if isinstance(desired, dict) else None),
-                       "; ".join(details))
+        return Outcome(change, action, written or (desired if isinstance(desired, dict) else None), detail())
 
 
 def post(cluster: Cluster, change: Change, dry_run: str = "none") -> Outcome:
@@ -193,5 +193,7 @@ def post(cluster: Cluster, change: Change, dry_run: str = "none") -> Outcome:
     answer = cluster.write("POST", change.kind, change.namespace, change.name, body, dry_run == "server",
                            subresource=change.subresource_post)
     if answer.status not in (200, 201, 202):
-        raise FixError(f"{change.ref}: the server refused the request: {answer.reason()}")
+        raise FixError(f"{change.ref}: the server refused the request: {answer.reason()}"
+                       + can_i_hint("create", RESOURCES[change.kind], change.namespace, answer.status,
+                                    change.subresource_post))
     return Outcome(change, "requested", body)
