@@ -142,17 +142,27 @@ def add_pull_secret_patches(target: ObjectRef, names: Iterable[str]) -> tuple[st
                  + q(json.dumps([{"op": "add", "path": path, "value": {"name": n}}])) for n in names)
 
 
+def uses_own_pull_secrets(subject: Subject) -> bool:
+    """The pods list their own pull secrets: the SA's are never added to them."""
+    return bool(subject.own_pull_secrets) and not subject.pull_secrets_from_sa
+
+
+def template_steps(subject: Subject, secret: str) -> tuple[str, ...]:
+    """How a secret gets into pods that list their own pull secrets: the owner's template
+    patched, or (a bare pod) the manifest edited."""
+    target = patch_target(subject)
+    return (add_pull_secret_patches(target, [secret]) if target is not None
+            else (f"# add {secret} to the pod manifest's imagePullSecrets and re-create the pod",))
+
+
 def credential_fix(subject: Subject, secret: str, registry: str, username: str | None) -> Fix:
     """Create a pull secret for a subject and make its pods use it: link it to the SA,
     unless the pods list their own pull secrets (then the SA's are never added, and the
     secret must go into the template)."""
     ns = subject.ref.namespace or "default"
-    if subject.own_pull_secrets and not subject.pull_secrets_from_sa:
+    if uses_own_pull_secrets(subject):
         base = create_secret_fix(ns, secret, registry, username, None)
-        target = patch_target(subject)
-        extra = (add_pull_secret_patches(target, [secret]) if target is not None
-                 else (f"# add {secret} to the pod manifest's imagePullSecrets and re-create the pod",))
-        return Fix(base.command, base.equivalent + extra)
+        return Fix(base.command, base.equivalent + template_steps(subject, secret))
     return create_secret_fix(ns, secret, registry, username, subject.sa_name, restart=subject)
 
 

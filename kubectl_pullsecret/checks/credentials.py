@@ -9,13 +9,13 @@ from functools import lru_cache
 from kubectl_pullsecret import keyring
 from kubectl_pullsecret.checks.base import (
     Context,
-    add_pull_secret_patches,
     credential_fix,
     for_container,
     ns_flag,
-    patch_target,
     q,
     restart_fix,
+    template_steps,
+    uses_own_pull_secrets,
 )
 from kubectl_pullsecret.dockerconfig import PULL_SECRET_TYPES, Entry
 from kubectl_pullsecret.findings import Finding, Fix, Severity
@@ -195,11 +195,8 @@ def link_fix(ctx: Context, s: Subject, secret: str) -> Fix:
     lists it, only the recreation is missing; if the pod lists its own pull secrets, the
     SA's are never added and the template must name it."""
     ns = s.ref.namespace or "default"
-    if s.own_pull_secrets and not s.pull_secrets_from_sa:
-        target = patch_target(s)
-        steps = (add_pull_secret_patches(target, [secret]) if target is not None
-                 else (f"# add {secret} to the pod manifest's imagePullSecrets and re-create the pod",))
-        return Fix(None, steps)
+    if uses_own_pull_secrets(s):
+        return Fix(None, template_steps(s, secret))
     sa = ctx.snapshot.get("ServiceAccount", ns, s.sa_name)
     if sa is not None and secret in sa_pull_secrets(sa) and s.created:
         restart = restart_fix(s)
