@@ -21,6 +21,10 @@ from kubectl_pullsecret.resolve import (
 from kubectl_pullsecret.snapshot import Snapshot
 
 DEFAULT_INTERNAL_REGISTRY = "image-registry.openshift-image-registry.svc:5000"
+# What a suggested command holds where only the user knows the value (fix TARGET asks
+# for them, or leaves the fix to the user).
+USER, REGISTRY, PATH = "USER", "REGISTRY", "PATH"
+PLACEHOLDERS = frozenset({USER, REGISTRY, PATH})
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ def create_secret_fix(namespace: str, secret: str, registry: str, username: str 
                       link_sa: str | None, restart: Subject | None = None) -> Fix:
     """Create a docker-registry pull secret (and link it to the SA for pulls)."""
     ns = ns_flag(namespace)
-    user = q(username) if username else "USER"
+    user = q(username) if username else USER
     command = (f"kubectl pullsecret fix create {q(secret)} --docker-server {q(registry)} "
                f"--docker-username {user} --docker-password-stdin")
     if link_sa:
@@ -171,7 +175,7 @@ def recreate_from_file_fix(namespace: str, secret: str, fmt_key: str, link_sa: s
     ns = ns_flag(namespace)
     stype = "kubernetes.io/dockerconfigjson" if fmt_key == ".dockerconfigjson" else "kubernetes.io/dockercfg"
     # --overwrite: the secret exists (wrong type or malformed); fix create keeps a backup.
-    command = f"kubectl pullsecret fix create {q(secret)} --from-file PATH --overwrite"
+    command = f"kubectl pullsecret fix create {q(secret)} --from-file {PATH} --overwrite"
     if link_sa:
         command += f" --link {q(link_sa)}"
     command += ns

@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import Any
 
 from kubectl_pullsecret import keyring, reference
-from kubectl_pullsecret.checks.base import Context, finding, for_container, q
+from kubectl_pullsecret.checks.base import REGISTRY, Context, finding, for_container, q
 from kubectl_pullsecret.checks.registry import update_credential_fix
 from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
 from kubectl_pullsecret.probe_model import TELEMETRY_HOSTS
@@ -308,7 +308,7 @@ def _global_fix(ctx: Context, how: str) -> Fix:
               "--from-file=.dockerconfigjson=pull-secret.json")
     if how == "merge":
         # `fix global set` keeps every other entry and refuses a malformed secret: here it parses.
-        return update_credential_fix(ctx, "global", "REGISTRY", "")
+        return update_credential_fix(ctx, "global", REGISTRY, "")
     if how == "create":
         return Fix(None, (_DOWNLOAD, create))
     if how == "recreate":  # the type of a secret cannot be changed

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 
 from kubectl_pullsecret import keyring
-from kubectl_pullsecret.checks.base import Context, credential_fix, for_container, ns_flag, q
+from kubectl_pullsecret.checks.base import USER, Context, credential_fix, for_container, ns_flag, q
 from kubectl_pullsecret.checks.credentials import new_secret_name
 from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
 from kubectl_pullsecret.probe_model import DOCKER_HUB_API, Attempt, ImageProbe, LoginPlan, Result
@@ -72,7 +72,7 @@ def _attempts(probe: ImageProbe, outcome: str) -> list[Attempt]:
 def update_credential_fix(ctx: Context, source: str, key: str, username: str) -> Fix:
     """Replace one entry's credential in its secret (or the global pull secret), keeping
     the other entries: the product document's `oc registry login --to` procedure."""
-    user = q(username) if username else "USER"
+    user = q(username) if username else USER
     if source == "global":
         return Fix(f"kubectl pullsecret fix global set --registry {q(key)} --username {user} --password-stdin",
                    ("oc get secret/pull-secret -n openshift-config --template='{{index .data \".dockerconfigjson\" "

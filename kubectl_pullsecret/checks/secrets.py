@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from kubectl_pullsecret.checks.base import (
+    REGISTRY,
     Context,
     create_secret_fix,
     finding,
@@ -92,7 +93,7 @@ def check_missing(ctx: Context) -> Iterator[Finding]:
         if state.status != "missing":
             continue
         ns, name = key
-        registry = use.registries[0] if use.registries else "REGISTRY"
+        registry = use.registries[0] if use.registries else REGISTRY
         for ref in use.referrers:
             if ref.kind == "Secret":
                 continue

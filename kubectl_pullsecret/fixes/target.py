@@ -15,6 +15,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import replace
 
+from kubectl_pullsecret.checks.base import PLACEHOLDERS
 from kubectl_pullsecret.errors import FixError, PullsecretError, SourceError, UsageError
 from kubectl_pullsecret.findings import Finding, Report, Severity
 from kubectl_pullsecret.fixes import prompt
@@ -23,7 +24,6 @@ from kubectl_pullsecret.fixes.session import Session
 
 ORDER = {"create": 0, "link": 1, "grant": 2, "global": 3, "restart": 4}
 MAX_ROUNDS = 3
-PLACEHOLDERS = frozenset({"USER", "REGISTRY", "PATH", "PASSWORD"})
 
 
 def _doctor(session: Session, args: argparse.Namespace) -> Report:
