@@ -14,17 +14,11 @@ import pytest
 from tests.fakekube import FakeKube
 from tests.integration.fix_helpers import fix, writes
 from tests.integration.live_helpers import auth, fake_kube, namespace, pod, pull_secret, service_account
+from tests.integration.test_fix_target import deployment
 
 NS = "shop"
 LINK = "kubectl pullsecret fix link regcred --sa default -n shop"
 RESTART = "kubectl pullsecret fix restart pod/debug -n shop"
-
-
-def deployment(name: str, image: str) -> dict[str, object]:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": NS},
-            "spec": {"selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": name, "image": image}]}}}}
 
 
 @pytest.fixture
