@@ -299,9 +299,14 @@ class FakeRegistry:
         conn: socket.socket = raw_conn
         try:
             if self._context is not None:
-                conn = self._context.wrap_socket(raw_conn, server_side=True)
+                # wrap_socket detaches raw_conn's descriptor, so the TLS socket is registered *before* the
+                # handshake: stop() can then shut down a connection whose client never says hello.
+                conn = self._context.wrap_socket(raw_conn, server_side=True, do_handshake_on_connect=False)
                 with self._lock:
                     self._conns.add(conn)
+                if self._stop.is_set():
+                    return
+                conn.do_handshake()
             rfile = conn.makefile("rb")
             while not self._stop.is_set():
                 req = _read_request(rfile, client, number)

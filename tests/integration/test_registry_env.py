@@ -239,6 +239,10 @@ def test_fake_hang_and_stop_while_hanging(registry_env: RegistryEnv, fake_regist
         requests.get(f"{fake.url}/v2/", verify=registry_env.ca_file, timeout=(5, 0.3))
     assert [r.path for r in fake.requests] == ["/v2/"]
     with socket.create_connection((fake.host, fake.port), timeout=5):
+        deadline = time.monotonic() + 5  # let the server accept it and block in the TLS handshake first
+        while fake.connections < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
         start = time.monotonic()
         fake.stop()
         assert time.monotonic() - start < 2
