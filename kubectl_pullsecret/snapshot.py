@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -132,6 +133,19 @@ class Snapshot:
 def meta(obj: Obj) -> Mapping[str, Any]:
     m = obj.get("metadata")
     return m if isinstance(m, dict) else {}
+
+
+def timestamp(text: Any) -> datetime | None:
+    """An RFC 3339 time as the API server writes it (metadata.creationTimestamp, the
+    restartedAt annotation), always timezone-aware: one written without an offset (a
+    hand-made manifest) is taken as UTC, so any two can be compared. None if not a time."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 def _resource_version(obj: Obj) -> int:

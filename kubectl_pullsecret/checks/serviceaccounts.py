@@ -17,7 +17,7 @@ from kubectl_pullsecret.checks.base import (
 from kubectl_pullsecret.checks.openshift import registry_disabled
 from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
 from kubectl_pullsecret.resolve import Subject, sa_pull_secrets
-from kubectl_pullsecret.snapshot import Obj, meta, secret_value
+from kubectl_pullsecret.snapshot import Obj, meta, secret_value, timestamp
 
 REF_ANNOTATION = "openshift.io/internal-registry-pull-secret-ref"
 TOKEN_SA_ANNOTATION = "openshift.io/internal-registry-auth-token.service-account"
@@ -26,13 +26,7 @@ LEGACY_TOKEN_ANNOTATION = "openshift.io/token-secret.name"
 
 
 def _time(obj: Obj | None) -> datetime | None:
-    text = meta(obj or {}).get("creationTimestamp")
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return timestamp(meta(obj or {}).get("creationTimestamp"))
 
 
 def _is_dockercfg_name(sa: str, name: str) -> bool:

@@ -41,7 +41,6 @@ import shlex
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from kubectl_pullsecret.checks.base import join_names
@@ -60,7 +59,7 @@ from kubectl_pullsecret.resolve import (
     pod_spec,
     sa_pull_secrets,
 )
-from kubectl_pullsecret.snapshot import meta
+from kubectl_pullsecret.snapshot import meta, timestamp
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 # What the DeploymentConfig controller puts on its ReplicationControllers and their pods.
@@ -146,23 +145,13 @@ def overriding(own: Sequence[str], wanted: Sequence[str], bare: bool = False) ->
     return tuple(n for n in wanted if n not in own)
 
 
-def parse_time(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
-
-
 def restart_pending(stale: Sequence[Stale], restarted_at: Any) -> bool:
     """A rollout restart requested after every stale pod was created: it replaces them."""
-    requested = parse_time(restarted_at)
+    requested = timestamp(restarted_at)
     if requested is None or not stale:
         return False
     for s in stale:
-        created = parse_time(s.created)
+        created = timestamp(s.created)
         if created is None or created >= requested:
             return False
     return True

@@ -525,6 +525,14 @@ def test_pod_predates_sa_secret_with_timestamps(tmp_path: Path) -> None:
     assert f.fix is not None and f.fix.command == f"kubectl pullsecret fix restart pod/web-1 -n {NS}"
 
 
+def test_pod_predates_compares_a_time_written_without_offset_as_utc(tmp_path: Path) -> None:
+    # A hand-written manifest may carry "2026-01-10T10:00:00" (no Z): taken as UTC, not a crash.
+    report = run_doctor(tmp_path, [sa(pull=["regcred"]), pull_secret("regcred", {"quay.io": auth()}, created=T1),
+                                   pod(created=T0.rstrip("Z"))])
+    f = one(report, "pod-predates-sa-secrets")
+    assert "(regcred was created 2026-01-10T12:00:00+00:00, after the pod at 2026-01-10T10:00:00+00:00)" in f.message
+
+
 PREDATES = [
     pytest.param([sa(pull=["a", "b"]), pull_secret("a", {"ghcr.io": auth()}), pull_secret("b", {"quay.io": auth()}),
                   pod(pull=["a"])], "pull secret(s) b that this pod does not have; it has a.", id="subset-injected"),
