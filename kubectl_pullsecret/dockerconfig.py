@@ -35,6 +35,8 @@ TYPE_FOR_FORMAT: dict[Format, str] = {
 }
 PULL_SECRET_TYPES = frozenset(TYPE_FOR_FORMAT.values())
 PULL_SECRET_KEYS = frozenset(KEY_FOR_FORMAT.values())
+FORMAT_FOR_TYPE: dict[str, Format] = {t: f for f, t in TYPE_FOR_FORMAT.items()}
+TYPE_FOR_KEY: dict[str, str] = {KEY_FOR_FORMAT[f]: t for f, t in TYPE_FOR_FORMAT.items()}
 
 
 def fingerprint(username: str, password: str) -> str:
@@ -156,6 +158,11 @@ def _json_type(value: Any) -> str:
     if isinstance(value, (int, float)):
         return "number"
     return "string"
+
+
+def encode_auth(username: str, password: str) -> str:
+    """An `auth` value (and an HTTP Basic credential): base64 of username:password."""
+    return base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 def decode_auth_field(value: str) -> tuple[str, str]:

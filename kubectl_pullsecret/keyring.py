@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from kubectl_pullsecret.dockerconfig import DockerConfig, Entry
-from kubectl_pullsecret.reference import strip_port
+from kubectl_pullsecret.reference import DEFAULT_DOMAIN, DOCKER_HUB_HOSTS, strip_port
 
 DEFAULT_REGISTRY_HOST = "index.docker.io"
 
@@ -268,6 +268,18 @@ def key_matches(key: str, image: str) -> bool:
     if norm is None:
         return False
     return url_match(norm, image) or (norm == DEFAULT_REGISTRY_HOST and is_default_registry_match(image))
+
+
+def sample_image(key: str) -> str:
+    """An image, spelled as a pod spells it, that a normalised key is meant for: under the
+    key's path (`quay.io/team` -> quay.io/team/app), on Docker Hub an official image
+    (docker.io/library/busybox). Hosts lowercased and '*' made a letter, as image names are."""
+    host, _, path = key.partition("/")
+    path = path.strip("/")
+    if strip_port(host).lower() in DOCKER_HUB_HOSTS:
+        return f"{DEFAULT_DOMAIN}/{path}/app" if path else f"{DEFAULT_DOMAIN}/library/busybox"
+    host = host.lower().replace("*", "a")
+    return f"{host}/{path}/app" if path else f"{host}/app"
 
 
 def union_lookup(keyrings: Sequence[Keyring], image: str) -> list[Credential]:

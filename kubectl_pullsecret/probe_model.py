@@ -16,13 +16,12 @@ from typing import Any
 
 from kubectl_pullsecret import keyring, redact
 from kubectl_pullsecret.dockerconfig import Entry
-from kubectl_pullsecret.reference import strip_port
+from kubectl_pullsecret.reference import DOCKER_HUB_HOSTS, strip_port
 from kubectl_pullsecret.resolve import Resolution
 
 OUTCOMES = ("ok", "credential-rejected", "access-denied", "manifest-unknown", "auth-required", "unreachable",
             "tls-error", "rate-limited", "not-a-registry", "skipped")
 DOCKER_HUB_API = "registry-1.docker.io"
-_DOCKER_HUB_NAMES = frozenset({"docker.io", "index.docker.io", DOCKER_HUB_API})
 TELEMETRY_HOSTS = frozenset({"cloud.openshift.com"})  # in every global pull secret; not a registry
 
 
@@ -62,7 +61,7 @@ class Result:
 
 def api_host(registry: str) -> str:
     """Where the registry API lives: Docker Hub's is registry-1.docker.io."""
-    return DOCKER_HUB_API if registry in _DOCKER_HUB_NAMES else registry
+    return DOCKER_HUB_API if registry in DOCKER_HUB_HOSTS else registry
 
 
 def cluster_internal(host: str) -> bool:

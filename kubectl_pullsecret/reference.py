@@ -47,6 +47,9 @@ __all__ = [
 DEFAULT_DOMAIN: Final = "docker.io"
 #: normalize.go legacyDefaultDomain, canonicalised to DEFAULT_DOMAIN
 LEGACY_DEFAULT_DOMAIN: Final = "index.docker.io"
+#: Every name Docker Hub goes by in a credential key or an image: the two domains, and the
+#: API host the v2 client talks to (registry-1.docker.io).
+DOCKER_HUB_HOSTS: Final = frozenset({DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN, "registry-1.docker.io"})
 #: normalize.go officialRepoPrefix
 OFFICIAL_REPO_PREFIX: Final = "library/"
 #: normalize.go defaultTag (TagNameOnly)

@@ -16,7 +16,6 @@ redactor, error bodies are cut down to one sanitised line.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import ipaddress
 import json
@@ -41,6 +40,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from kubectl_pullsecret import redact
 from kubectl_pullsecret.challenges import Challenge, parse_challenges, preferred
+from kubectl_pullsecret.dockerconfig import encode_auth
 from kubectl_pullsecret.probe_model import Login, Result, api_host
 from kubectl_pullsecret.redact import scrub as _scrub_at_capture
 from kubectl_pullsecret.reference import host_in_scopes, strip_port
@@ -267,7 +267,7 @@ def _status(status: int, code: str | None, message: str) -> str:
 
 
 def _basic(login: Login) -> str:
-    value = base64.b64encode(f"{login.username}:{login.password}".encode()).decode()
+    value = encode_auth(login.username, login.password)
     redact.register(value)
     return f"Basic {value}"
 

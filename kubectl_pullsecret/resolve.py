@@ -345,19 +345,17 @@ def read_secret(snapshot: Snapshot, namespace: str, name: str) -> SecretState:
     data = obj.get("data")
     keys = set(data) if isinstance(data, dict) else set()
     # secrets.go MakeDockerKeyring: only these two types, each with its own data key.
-    type_of_key = {dockerconfig.KEY_FOR_FORMAT[f]: t for f, t in dockerconfig.TYPE_FOR_FORMAT.items()}
-    format_of_type = {t: f for f, t in dockerconfig.TYPE_FOR_FORMAT.items()}
-    fmt = format_of_type.get(stype)
+    fmt = dockerconfig.FORMAT_FOR_TYPE.get(stype)
     if fmt is None:
-        held = sorted(keys & set(type_of_key))
-        hint = (f"; it holds a {held[0]} key, so it must be re-created with type {type_of_key[held[0]]}"
+        held = sorted(keys & set(dockerconfig.TYPE_FOR_KEY))
+        hint = (f"; it holds a {held[0]} key, so it must be re-created with type {dockerconfig.TYPE_FOR_KEY[held[0]]}"
                 if held else "")
         return SecretState(namespace, name, "wrong-type", obj, problem=(
             f"is of type {stype}; the kubelet only reads {DOCKERCONFIGJSON} and {DOCKERCFG} "
             f"secrets and silently ignores this one{hint}"))
     key = dockerconfig.KEY_FOR_FORMAT[fmt]
     if key not in keys:
-        other = sorted((keys & set(type_of_key)) - {key})
+        other = sorted((keys & set(dockerconfig.TYPE_FOR_KEY)) - {key})
         if not keys and snapshot.offline:
             return SecretState(namespace, name, "unavailable", obj, problem="has no data in the input", data_key=key)
         detail = (f"but its data key is {other[0]} (type and key must agree)" if other

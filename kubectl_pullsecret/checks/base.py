@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubectl_pullsecret.dockerconfig import TYPE_FOR_KEY
 from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
 from kubectl_pullsecret.probe_model import ImageProbe, LoginPlan, Result
 from kubectl_pullsecret.resolve import (
@@ -173,7 +174,7 @@ def credential_fix(subject: Subject, secret: str, registry: str, username: str |
 def recreate_from_file_fix(namespace: str, secret: str, fmt_key: str, link_sa: str | None) -> Fix:
     """Replace a pull secret from a credential file (type is immutable: delete + create)."""
     ns = ns_flag(namespace)
-    stype = "kubernetes.io/dockerconfigjson" if fmt_key == ".dockerconfigjson" else "kubernetes.io/dockercfg"
+    stype = TYPE_FOR_KEY[fmt_key]
     # --overwrite: the secret exists (wrong type or malformed); fix create keeps a backup.
     command = f"kubectl pullsecret fix create {q(secret)} --from-file {PATH} --overwrite"
     if link_sa:

@@ -24,7 +24,6 @@ from kubectl_pullsecret.snapshot import meta
 log = logging.getLogger(__name__)
 
 MAX_CONFLICTS = 5  # re-reads after a 409 before giving up
-PULL_KEYS = (".dockerconfigjson", ".dockercfg")
 DEFAULT_BACKUP_DIR = "~/.kube/pullsecret-backups"
 
 
@@ -88,7 +87,7 @@ def write_backup(obj: Obj, backup_dir: str) -> str:
         raise FixError(f"--backup-dir {backup_dir}: {exc.strerror}; nothing was written") from None
     m = meta(obj)
     data: dict[str, Any] = obj["data"] if isinstance(obj.get("data"), dict) else {}
-    key = next((k for k in PULL_KEYS if isinstance(data.get(k), str)), None)
+    key = next((k for k in dockerconfig.KEY_FOR_FORMAT.values() if isinstance(data.get(k), str)), None)
     content: bytes
     if key is not None:
         try:

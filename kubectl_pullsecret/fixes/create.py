@@ -27,6 +27,7 @@ from kubectl_pullsecret.findings import Finding, ObjectRef, Severity
 from kubectl_pullsecret.fixes import link, prompt
 from kubectl_pullsecret.fixes.model import DELETE, Change, Edit, FixResult, Obj, Outcome, _Delete
 from kubectl_pullsecret.fixes.session import Session
+from kubectl_pullsecret.reference import DEFAULT_DOMAIN, DOCKER_HUB_HOSTS, strip_port
 from kubectl_pullsecret.resolve import Scope
 
 MAX_SECRET_BYTES = 1 << 20  # the API server's limit for a Secret's data
@@ -134,7 +135,7 @@ def read_source(args: argparse.Namespace, stdin: TextIO | None, prompt_out: Text
 def from_flags(server: str, username: str, password: str, email: str | None) -> Source:
     """What `kubectl create secret docker-registry` stores, byte for byte (Go's json.Marshal:
     compact, fields username, password, email, auth, empty ones omitted, <>& escaped)."""
-    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    token = dockerconfig.encode_auth(username, password)
     redact.register(password, token, f"{username}:{password}")
     entry: dict[str, str] = {"username": username, "password": password}
     if email:
@@ -205,16 +206,14 @@ def key_warnings(source: Source) -> list[str]:
         host, _, path = key.partition("/")
         if any(c in host for c in "*?["):
             continue  # a wildcard is deliberate
-        registry = "docker.io" if host in ("docker.io", "index.docker.io", "registry-1.docker.io") else host
+        registry = DEFAULT_DOMAIN if strip_port(host).lower() in DOCKER_HUB_HOSTS else host
         if source.path is None and path and host != "registry-1.docker.io":
             # From the flags an entry is meant for the whole registry.
             out.append(f"--docker-server {entry.key!r} has a path: the kubelet uses it only for images under "
                        f"{key}/, not for the rest of {host} (--docker-server {host} covers them all)")
             continue
         # A file's path keys may be deliberate: judged by an image under the path.
-        repo = path or ("library/image" if registry == "docker.io" else "namespace/image")
-        image = f"{registry}/{repo.strip('/')}"
-        if keyring.key_matches(entry.key, image):
+        if keyring.key_matches(entry.key, keyring.sample_image(key)):
             continue
         if host == "registry-1.docker.io":
             out.append(f"{flag} {entry.key!r}: the kubelet never matches registry-1.docker.io (Docker Hub's API "

@@ -41,7 +41,7 @@ from kubectl_pullsecret.fixes import prompt, splice
 from kubectl_pullsecret.fixes.model import Change, Edit, FixResult, Obj
 from kubectl_pullsecret.fixes.session import Session
 from kubectl_pullsecret.probe_model import TELEMETRY_HOSTS
-from kubectl_pullsecret.reference import strip_port
+from kubectl_pullsecret.reference import DOCKER_HUB_HOSTS, strip_port
 from kubectl_pullsecret.resolve import DOCKERCONFIGJSON, GLOBAL_PULL_SECRET, Scope
 from kubectl_pullsecret.snapshot import meta
 
@@ -54,7 +54,6 @@ ROLLOUT_CHECK = "global-pull-secret-rollout-pending"
 DEFAULT_WAIT = 600.0  # seconds: --wait unset
 MAX_GRACE = 60.0  # seconds the Machine Config Operator gets to render a new configuration
 FOLLOW = "oc get mcp -w"
-DOCKER_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 _GET = (f"oc get secret/{NAME} -n {NAMESPACE} --template='{{{{index .data \"{DATA_KEY}\" | base64decode}}}}' "
         "> pull-secret.json")
 
@@ -84,7 +83,7 @@ def check_registry(registry: str) -> list[str]:
         raise UsageError(f"--registry {registry!r}: the kubelet cannot parse it as a registry address")
     warnings: list[str] = []
     host = key.split("/", 1)[0]
-    sample = _sample_image(key)
+    sample = keyring.sample_image(key)
     never = not keyring.key_matches(registry, sample)
     # What to write instead: image names spell registries (and paths) in lowercase.
     better = "docker.io" if never and strip_port(host).lower() in DOCKER_HUB_HOSTS else key.lower()
@@ -105,16 +104,6 @@ def check_registry(registry: str) -> list[str]:
         warnings.append(f"--registry {registry}: the kubelet never matches this key to images on that registry "
                         f"(such as {sample}): use --registry {better}")
     return warnings
-
-
-def _sample_image(key: str) -> str:
-    """An image name on the registry the key names, as a pod spells it (normalised)."""
-    host, _, path = key.partition("/")
-    bare = strip_port(host).lower()
-    if bare in DOCKER_HUB_HOSTS:
-        return "docker.io/library/busybox"
-    host = host.lower().replace("*", "a")
-    return f"{host}/{path}/app" if path else f"{host}/app"
 
 
 def same_registry(config: dockerconfig.DockerConfig, registry: str) -> list[str]:
@@ -220,7 +209,7 @@ def global_edit(registry: str, username: str | None, password: str | None) -> Ed
             if username is not None and password is not None:
                 if holds(now.entry, username, password):
                     return obj
-                auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+                auth = dockerconfig.encode_auth(username, password)
                 text = splice.set_member(now.text, registry, {"auth": auth})
                 expect: tuple[str, str] | None = (username, password)
             else:
@@ -430,7 +419,7 @@ def run(session: Session, args: argparse.Namespace) -> FixResult:
         assert username is not None
         password = read_password(session, args)
         redact.register(password, f"{username}:{password}",
-                        base64.b64encode(f"{username}:{password}".encode()).decode())
+                        dockerconfig.encode_auth(username, password))
         fingerprint = dockerconfig.fingerprint(username, password)
         if holds(now.entry, username, password):
             result.notes.append(f"{registry} already holds this credential (user {username}, fingerprint "
@@ -485,7 +474,7 @@ def _verify(session: Session, result: FixResult, registry: str, username: str, p
         flag = "--no-verify" if no_verify else "--no-probe"
         result.notes.append(f"the credential for {registry} was not verified ({flag})")
         return
-    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    auth = dockerconfig.encode_auth(username, password)
     config = dockerconfig.parse(json.dumps({"auths": {registry: {"auth": auth}}}), "dockerconfigjson")
     outcomes = verify(session.opts, config, f"secret/{NAMESPACE}/{NAME}")
     for login, answer in outcomes:

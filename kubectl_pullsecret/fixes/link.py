@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from kubectl_pullsecret.dockerconfig import KEY_FOR_FORMAT, PULL_SECRET_TYPES, TYPE_FOR_FORMAT
+from kubectl_pullsecret.dockerconfig import FORMAT_FOR_TYPE, KEY_FOR_FORMAT, PULL_SECRET_TYPES
 from kubectl_pullsecret.errors import FixError, UsageError
 from kubectl_pullsecret.findings import Finding
 from kubectl_pullsecret.fixes.model import Change, Edit, FixResult, Obj
@@ -59,7 +59,7 @@ def secret_warning(secret: Obj | None, namespace: str, name: str, fields: Sequen
     if stype not in PULL_SECRET_TYPES:
         return (f"secret/{name} is of type {stype or 'Opaque'}: the kubelet ignores it as a pull secret; it must "
                 f"be kubernetes.io/dockerconfigjson (or kubernetes.io/dockercfg)")
-    key = KEY_FOR_FORMAT["dockerconfigjson" if stype == TYPE_FOR_FORMAT["dockerconfigjson"] else "dockercfg"]
+    key = KEY_FOR_FORMAT[FORMAT_FOR_TYPE[stype]]
     if not isinstance((secret.get("data") or {}).get(key), str):
         return f"secret/{name} has type {stype} but no {key} key: the kubelet fails with it"
     return None

@@ -265,6 +265,7 @@ def test_a_key_the_kubelet_never_matches_is_warned_about(api: FakeKube, tmp_path
     ("[::1]:5000", ()),
     ("docker.io", ()),
     ("index.docker.io", ()),  # the kubelet's Docker Hub fallback key
+    ("docker.io/acme", ()),  # Docker Hub images under acme/
     ("registry-1.docker.io", ("never matches this key", "use --registry docker.io")),
     ("https://quay.io", ("reads this key as quay.io", "only by its host", "write it as --registry quay.io")),
     ("quay.io/v2/", ("reads this key as quay.io", "never matches it to an image")),

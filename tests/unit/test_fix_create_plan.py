@@ -111,6 +111,7 @@ def test_source_rules(kw: dict[str, Any], says: str) -> None:
     ("https://registry-1.docker.io/v2/", "never matches registry-1.docker.io"),
     ("quay.io/acme", "has a path"),
     ("quay.io:abc", "the kubelet can parse: it ignores the entry"),
+    ("Quay.io", "would not use it for images of Quay.io"),  # image names are lowercase
 ])
 def test_key_warnings_from_flags(server: str, says: str | None) -> None:
     warnings = create.key_warnings(create.from_flags(server, "u", "pw", None))
@@ -121,7 +122,7 @@ def test_key_warnings_from_flags(server: str, says: str | None) -> None:
 
 
 def test_a_files_path_key_is_taken_as_deliberate() -> None:
-    source = file_source(json.dumps({"auths": {"quay.io/acme": {"auth": b64("u:p")},
+    source = file_source(json.dumps({"auths": {"quay.io/acme": {"auth": b64("u:p")}, "docker.io/acme": {"auth": b64("u:p")},
                                                "registry-1.docker.io": {"auth": b64("u:p")}}}))
     (warning,) = create.key_warnings(source)
     assert "registry-1.docker.io" in warning and warning.startswith("entry ")
