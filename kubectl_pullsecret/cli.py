@@ -17,7 +17,7 @@ from kubectl_pullsecret.errors import FixError, PullsecretError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOURCE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 PROG = "kubectl pullsecret"
@@ -92,6 +92,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _probe_flags(group: argparse._ArgumentGroup, no_probe: str) -> None:
+    """The registry probe flags doctor and every fix share."""
+    group.add_argument("--no-probe", action="store_true", help=no_probe)
+    group.add_argument("--probe-timeout", type=_seconds, default=10.0, metavar="SECONDS",
+                       help="per registry request, whole answer included (default 10)")
+    group.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
+                       help="allow plain http and skip TLS verification for HOST (repeatable)")
+    group.add_argument("--registry-ca-file", metavar="PATH", help="extra CA bundle trusted for registries")
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The top-level parser (help, --version, unknown commands) and one parser per command."""
     parser = _Parser(prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -104,12 +114,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                         "secret/NAME; none = every pod")
     o = doctor.add_argument_group("doctor flags")
     o.add_argument("-o", "--output", choices=["table", "wide", "json", "yaml", "markdown"], default="table")
-    o.add_argument("--no-probe", action="store_true", help="no registry traffic: credentials are matched, not tried")
-    o.add_argument("--probe-timeout", type=_seconds, default=10.0, metavar="SECONDS",
-                   help="per registry request, whole answer included (default 10)")
-    o.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
-                   help="allow plain http and skip TLS verification for HOST (repeatable)")
-    o.add_argument("--registry-ca-file", metavar="PATH", help="extra CA bundle trusted for registries")
+    _probe_flags(o, "no registry traffic: credentials are matched, not tried")
     o.add_argument("--authfile", metavar="PATH", help="docker config (config.json or .dockercfg) used as the node's "
                    "credentials (what /var/lib/kubelet/config.json holds)")
     o.add_argument("--image", action="append", default=[], metavar="REF",
@@ -140,13 +145,7 @@ def _fix_flags(parser: argparse.ArgumentParser) -> None:
                    "be, with --dry-run); secret values redacted")
     g.add_argument("--yes", "-y", action="store_true", help="apply without asking (global pull secret, bare pods, "
                    "fix TARGET)")
-    g.add_argument("--no-probe", action="store_true", help="no registry traffic: no verification, re-check without "
-                   "probes")
-    g.add_argument("--probe-timeout", type=_seconds, default=10.0, metavar="SECONDS",
-                   help="per registry request (default 10)")
-    g.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
-                   help="allow plain http and skip TLS verification for HOST (repeatable)")
-    g.add_argument("--registry-ca-file", metavar="PATH", help="extra CA bundle trusted for registries")
+    _probe_flags(g, "no registry traffic: no verification, re-check without probes")
     g.add_argument("--backup-dir", default="~/.kube/pullsecret-backups", metavar="DIR",
                    help="where the previous content of a replaced secret is kept, mode 0600 "
                         "(default ~/.kube/pullsecret-backups)")
@@ -268,21 +267,14 @@ def _doctor(args: argparse.Namespace) -> int:
     opts = doctor.Options(
         files=args.filename,
         targets=args.targets,
-        namespace=args.namespace,
         all_namespaces=args.all_namespaces,
         selector=args.selector,
         images=args.image,
         sa=args.sa,
         authfile=args.authfile,
-        probe=not args.no_probe,
-        probe_timeout=args.probe_timeout,
-        insecure_registries=args.insecure_registry,
-        registry_ca_file=_readable(args.registry_ca_file, "--registry-ca-file") if args.registry_ca_file else None,
         checks=args.checks,
         skip=args.skip,
-        kubeconfig=args.kubeconfig,
-        context=args.context,
-        request_timeout=_duration(args.request_timeout) if args.request_timeout else None,
+        **_cluster_and_probe(args),
     )
     # The cyclic garbage collector rescans every live object on each full collection:
     # with the 100,000s of dicts of a big cluster that is half the run time, and a
@@ -316,12 +308,8 @@ def _fix(args: argparse.Namespace) -> int:
     if args.command != "fix" and (args.all_namespaces or args.selector):
         raise UsageError(f"{args.command}: -A and -l apply to 'fix TARGET' only")
     opts = FixOptions(
-        namespace=args.namespace, kubeconfig=args.kubeconfig, context=args.context,
-        request_timeout=_duration(args.request_timeout) if args.request_timeout else None,
         dry_run=args.dry_run, yes=args.yes, backup_dir=args.backup_dir,
-        wait=(_duration(args.wait, "--wait") or 0.0) if args.wait is not None else None, probe=not args.no_probe,
-        probe_timeout=args.probe_timeout, insecure_registries=args.insecure_registry,
-        registry_ca_file=_readable(args.registry_ca_file, "--registry-ca-file") if args.registry_ca_file else None)
+        wait=(_duration(args.wait, "--wait") or 0.0) if args.wait is not None else None, **_cluster_and_probe(args))
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     session = Session(opts, sys.stdin, sys.stderr, interactive)
     result = commands.run(session, args)
@@ -332,6 +320,17 @@ def _fix(args: argparse.Namespace) -> int:
         # A client dry run shows the plan and the objects (as -o yaml would print them).
         sys.stdout.write(render.render_fix(result, with_objects=opts.dry_run == "client"))
     return EXIT_FINDINGS if (result.failed or result.planned_only or result.remaining) else EXIT_OK
+
+
+def _cluster_and_probe(args: argparse.Namespace) -> dict[str, Any]:
+    """What doctor and fix read the same way: where the cluster is, and the probe flags."""
+    return {
+        "namespace": args.namespace, "kubeconfig": args.kubeconfig, "context": args.context,
+        "request_timeout": _duration(args.request_timeout) if args.request_timeout else None,
+        "probe": not args.no_probe, "probe_timeout": args.probe_timeout,
+        "insecure_registries": args.insecure_registry,
+        "registry_ca_file": _readable(args.registry_ca_file, "--registry-ca-file") if args.registry_ca_file else None,
+    }
 
 
 def _duration(text: str, flag: str = "--request-timeout") -> float | None:

@@ -72,6 +72,11 @@ class Entry:
         return fingerprint(self.username, self.password)
 
     @property
+    def who(self) -> str:
+        """"user NAME, fingerprint F": how an entry is named in output (never its secret)."""
+        return f"user {self.username or '-'}, fingerprint {self.fingerprint}"
+
+    @property
     def has_credentials(self) -> bool:
         return bool(self.username or self.password)
 

@@ -62,8 +62,7 @@ class Source:
         return KEY_FOR_FORMAT[self.format]
 
     def describe(self) -> str:
-        entries = ", ".join(f"{e.key} (user {e.username or '-'}, fingerprint {e.fingerprint})"
-                            for e in self.config.entries)
+        entries = ", ".join(f"{e.key} ({e.who})" for e in self.config.entries)
         return f"{self.type}, {len(self.config.entries)} entr{'y' if len(self.config.entries) == 1 else 'ies'}: " \
                f"{entries}"
 
@@ -329,7 +328,7 @@ def run(session: Session, args: argparse.Namespace) -> FixResult:
     result = FixResult(title + (f" and link it to serviceaccount/{link_sa} for pulls" if link_sa else ""),
                        session.opts.dry_run)
     result.warnings.extend(key_warnings(source))
-    result.notes.extend(note for note in source.config.notes)
+    result.notes.extend(source.config.notes)
 
     existing = session.cluster.read("Secret", ns, name)
     if existing is not None and not source.same_as(existing) and not args.overwrite:
@@ -370,7 +369,7 @@ def _verify(session: Session, result: FixResult, source: Source, namespace: str,
     from kubectl_pullsecret.fixes.verify import verify
 
     for login, outcome in verify(session.opts, source.config, f"secret/{namespace}/{name}"):
-        who = f"{login.entry.key} (user {login.entry.username or '-'}, fingerprint {login.entry.fingerprint})"
+        who = f"{login.entry.key} ({login.entry.who})"
         if outcome is None:
             result.notes.append(f"not verified: {who}: {login.skip or 'not probed'}")
             continue

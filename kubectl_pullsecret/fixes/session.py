@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from kubectl_pullsecret.errors import FixError
 from kubectl_pullsecret.findings import Finding, Report, Severity
@@ -14,6 +14,9 @@ from kubectl_pullsecret.fixes import apply as applying
 from kubectl_pullsecret.fixes.model import Change, FixResult, Outcome
 from kubectl_pullsecret.kube import Cluster, ClusterOptions
 from kubectl_pullsecret.resolve import Scope
+
+if TYPE_CHECKING:
+    from kubectl_pullsecret import doctor
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,16 @@ class FixOptions:
     probe_timeout: float = 10.0
     insecure_registries: Sequence[str] = ()
     registry_ca_file: str | None = None
+
+    def doctor_options(self, **run: Any) -> doctor.Options:
+        """doctor's options for a run on the same cluster, with the same probe settings;
+        `run` says what to diagnose (targets, namespace, checks, ...)."""
+        from kubectl_pullsecret import doctor
+
+        run.setdefault("probe", self.probe)
+        return doctor.Options(**run, probe_timeout=self.probe_timeout,
+                              insecure_registries=self.insecure_registries, registry_ca_file=self.registry_ca_file,
+                              kubeconfig=self.kubeconfig, context=self.context, request_timeout=self.request_timeout)
 
 
 @dataclass
@@ -101,16 +114,13 @@ class Session:
             return None
         from kubectl_pullsecret import doctor
 
-        o = self.opts
         probes = [probe] * len(runs) if isinstance(probe, bool) else list(probe)
         found: dict[tuple[object, ...], Finding] = {}
         reports: list[Report] = []
         for (targets, checks), probing in zip(runs, probes, strict=True):
-            report, scope = doctor.diagnose(doctor.Options(
+            report, scope = doctor.diagnose(self.opts.doctor_options(
                 targets=targets, namespace=namespace or self.namespace, checks=checks,
-                probe=probing and o.probe, probe_timeout=o.probe_timeout,
-                insecure_registries=o.insecure_registries, registry_ca_file=o.registry_ca_file,
-                kubeconfig=o.kubeconfig, context=o.context, request_timeout=o.request_timeout))
+                probe=probing and self.opts.probe))
             for f in report.findings:
                 if keep is None or keep(f, scope):
                     found.setdefault(f.sort_key(), f)

@@ -29,12 +29,8 @@ MAX_ROUNDS = 3
 def _doctor(session: Session, args: argparse.Namespace) -> Report:
     from kubectl_pullsecret import doctor
 
-    o = session.opts
-    report = doctor.run(doctor.Options(
-        targets=args.targets, namespace=o.namespace, all_namespaces=args.all_namespaces, selector=args.selector,
-        probe=o.probe, probe_timeout=o.probe_timeout, insecure_registries=o.insecure_registries,
-        registry_ca_file=o.registry_ca_file, kubeconfig=o.kubeconfig, context=o.context,
-        request_timeout=o.request_timeout))
+    report = doctor.run(session.opts.doctor_options(targets=args.targets, namespace=session.opts.namespace,
+                                                    all_namespaces=args.all_namespaces, selector=args.selector))
     if not report.diagnosed:
         raise SourceError("the pods (or targets) could not be read, so nothing was diagnosed: run doctor to see "
                           "the permission-denied findings")

@@ -32,7 +32,7 @@ def verify(opts: FixOptions, config: DockerConfig, source: str,
     for plan, result in out:
         if result is None or result.outcome == "ok":
             continue
-        who = f"{plan.entry.key} (user {plan.entry.username or '-'}, fingerprint {plan.entry.fingerprint})"
+        who = f"{plan.entry.key} ({plan.entry.who})"
         if result.outcome in REFUSE:
             raise FixError(f"{who}: {result.detail}; nothing was written")
         raise FixError(f"{who}: could not be verified: {result.outcome}: {result.detail}; nothing was written "
