@@ -472,30 +472,38 @@ class Client:
 
     def send(self, method: str, url: str, headers: Mapping[str, str] | None = None,
              data: Mapping[str, str] | None = None, authorization: str | None = None,
-             http_auth_ok: bool = False) -> Response:
-        """One logical request, redirects followed by hand: `Authorization` goes only to
-        the host it was meant for (dropped on a cross-host redirect), and never over
-        plain http to a host not declared insecure."""
+             http_auth_ok: bool = False, secret_data: Mapping[str, str] | None = None) -> Response:
+        """One logical request, redirects followed by hand. Its credential, `authorization`
+        (the Authorization header) or `secret_data` (form fields that are credentials, such
+        as an OAuth2 refresh token), goes only to the host it was meant for, and never over
+        plain http to a host not declared insecure: elsewhere the request goes without it,
+        and the answer names that host (auth_withheld_by). A 301/302 turns a POST, a 303
+        any method but HEAD, into a GET without body (RFC 9110 §15.4, Fetch)."""
         origin = _host_of(url)
+        has_credential = bool(authorization or secret_data)
         for _ in range(MAX_REDIRECTS + 1):
-            hdrs = dict(headers or {})
+            host = _host_of(url)
             scheme = urllib.parse.urlsplit(url).scheme
-            withheld = None
-            if authorization and _host_of(url) == origin and (scheme == "https" or self.insecure(origin) or http_auth_ok):
+            trusted = host == origin and (scheme == "https" or self.insecure(origin) or http_auth_ok)
+            hdrs = dict(headers or {})
+            body = dict(data) if data is not None else None
+            if trusted and authorization:
                 hdrs["Authorization"] = authorization
-            elif authorization:
-                withheld = _host_of(url)
-            resp = self._send_once(method, url, hdrs, data)
+            if trusted and secret_data:
+                body = {**(body or {}), **secret_data}
+            withheld = host if has_credential and not trusted else None
+            resp = self._send_once(method, url, hdrs, body)
             if resp.status not in (301, 302, 303, 307, 308) or "location" not in resp.headers:
                 return replace(resp, auth_withheld_by=withheld) if withheld else resp
             target = urllib.parse.urljoin(url, resp.headers["location"])
             if urllib.parse.urlsplit(target).scheme not in ("http", "https"):
-                raise _Fail("not-a-registry", f"{_host_of(url)} redirected to a non-http location", resp.status)
+                raise _Fail("not-a-registry", f"{host} redirected to a non-http location", resp.status)
             if urllib.parse.urlsplit(target).scheme == "http" and not self.insecure(_host_of(target)):
-                raise _Fail("tls-error", f"{_host_of(url)} redirected to plain http ({_host_of(target)}); not followed "
+                raise _Fail("tls-error", f"{host} redirected to plain http ({_host_of(target)}); not followed "
                                          "(declare it with --insecure-registry if that is intended)", resp.status)
-            if resp.status == 303:
-                method, data = "GET", None
+            if (resp.status in (301, 302) and method == "POST") or (resp.status == 303 and method != "HEAD"):
+                method, data, secret_data = "GET", None, None
+                headers = {k: v for k, v in (headers or {}).items() if k.lower() != "content-type"}
             url = target
         raise _Fail("not-a-registry", f"more than {MAX_REDIRECTS} redirects from {origin}")
 
@@ -576,25 +584,27 @@ class Client:
             params["scope"] = scope
         if login.uses_identitytoken:
             # OAuth2 (distribution docs/spec/auth/oauth.md): refresh-token grant.
-            form = {"grant_type": "refresh_token", "refresh_token": login.identitytoken,
-                    "client_id": USER_AGENT, **params}
-            resp = self.send("POST", realm, headers={"Content-Type": "application/x-www-form-urlencoded"}, data=form)
+            form = {"grant_type": "refresh_token", "client_id": USER_AGENT, **params}
+            resp = self.send("POST", realm, headers={"Content-Type": "application/x-www-form-urlencoded"}, data=form,
+                             secret_data={"refresh_token": login.identitytoken}, http_auth_ok=http_ok)
         else:
             sep = "&" if parts.query else "?"
             url = realm + (sep + urllib.parse.urlencode(params) if params else "")
             resp = self.send("GET", url, authorization=None if login.anonymous else _basic(login), http_auth_ok=http_ok)
         code, message = _errors(resp.body)
         said = f": {message}" if message else ""
+        what = "identity token" if login.uses_identitytoken else "username/password"
+        refused = resp.status in (401, 403) or (resp.status == 400 and login.uses_identitytoken)
+        if refused and resp.auth_withheld_by:
+            # Go's client re-posts a body on a 307/308 to any host: no claim about the runtime there.
+            runtime = "" if login.uses_identitytoken else " (nor does the runtime forward it)"
+            raise _Fail("credential-rejected", f"the token realm {realm_host} redirected to "
+                        f"{resp.auth_withheld_by}, which refused the request (HTTP {resp.status}){said}: the "
+                        f"{what} is not forwarded to another host{runtime}", resp.status)
         if resp.status in (401, 403):
             if login.anonymous:
                 raise _Fail("auth-required", f"the token server {realm_host} refused an anonymous token "
                                              f"(HTTP {resp.status}){said}", resp.status)
-            what = "identity token" if login.uses_identitytoken else "username/password"
-            if resp.auth_withheld_by:
-                raise _Fail("credential-rejected", f"the token realm {realm_host} redirected to "
-                            f"{resp.auth_withheld_by}, which refused the request (HTTP {resp.status}){said}: the "
-                            f"{what} is not forwarded to another host (nor does the runtime forward it)",
-                            resp.status)
             raise _Fail("credential-rejected", f"the token server {realm_host} rejected the {what} "
                                                f"(HTTP {resp.status}){said}", resp.status)
         if resp.status == 400 and login.uses_identitytoken:

@@ -121,3 +121,46 @@ def test_token_realm_redirected_to_another_host_says_the_credential_was_withheld
     assert "not forwarded" in p["detail"]
     assert [r.header("Authorization") is not None for r in realm.requests] == [True]
     assert [r.header("Authorization") for r in sso.requests] == [None]
+
+
+IDENTITY_TOKEN = "refresh-identity-token-7f3a9c"
+
+
+def _secret_login(pki: Pki, tmp_path: Path, host: str, entry: dict[str, str]):  # type: ignore[no-untyped-def]
+    dump = write_dump(tmp_path / "s.yaml", pull_secret_yaml("s", {host: entry}))
+    run = doctor("-f", dump, "-n", "ns", "secret/s", "--registry-ca-file", pki.ca_file, "-o", "json")
+    [login] = [x for x in run.doc["logins"] if x["key"] == host]
+    return login
+
+
+def _oauth_server(req: Request) -> Response:
+    """Issues a token to whoever sends the refresh token (the leak the redirect rule prevents)."""
+    if IDENTITY_TOKEN.encode() in req.body:
+        return Response.json(200, {"access_token": "stolen-with-the-refresh-token"})
+    return Response.json(400, {"error": "invalid_request", "error_description": "refresh_token missing"})
+
+
+def test_oauth_form_is_not_reposted_to_another_host_on_a_307(pki: Pki, tmp_path: Path,
+                                                             fake_registry: FakeRegistryFactory) -> None:
+    """The identity token travels in the POST body: a 307/308 to another host keeps the
+    method and body, so the body's credential is withheld there, as Authorization is."""
+    sso = fake_registry(_oauth_server, host="127.0.0.3")
+    realm = fake_registry(Response(307, [("Location", f"{sso.url}/oauth2/token")]), host="127.0.0.2")
+    fake = fake_registry(Response(401, [API, bearer_challenge(f"{realm.url}/token", "svc")]))
+    login = _secret_login(pki, tmp_path, fake.address, {"identitytoken": IDENTITY_TOKEN})
+    assert [IDENTITY_TOKEN.encode() in r.body for r in realm.requests] == [True]
+    assert [(r.method, IDENTITY_TOKEN.encode() in r.body) for r in sso.requests] == [("POST", False)]
+    assert login["outcome"] == "credential-rejected", login
+    assert f"redirected to {sso.address}" in login["detail"] and "not forwarded" in login["detail"], login
+
+
+def test_oauth_post_answered_302_becomes_a_get_without_body(pki: Pki, tmp_path: Path,
+                                                            fake_registry: FakeRegistryFactory) -> None:
+    """301/302 turn a POST into a GET without body (RFC 9110 §15.4.2-3, Fetch): the form,
+    refresh token included, is not re-posted to the redirect target."""
+    sso = fake_registry(_oauth_server, host="127.0.0.3")
+    realm = fake_registry(Response(302, [("Location", f"{sso.url}/oauth2/token")]), host="127.0.0.2")
+    fake = fake_registry(Response(401, [API, bearer_challenge(f"{realm.url}/token", "svc")]))
+    login = _secret_login(pki, tmp_path, fake.address, {"identitytoken": IDENTITY_TOKEN})
+    assert [(r.method, r.body) for r in sso.requests] == [("GET", b"")]
+    assert login["outcome"] == "credential-rejected" and f"redirected to {sso.address}" in login["detail"], login
