@@ -67,25 +67,28 @@ APPEND = [
 
 @pytest.mark.parametrize("name,doc,key,after_set,after_remove", CASES, ids=[c[0] for c in CASES])
 def test_set_replaces_only_that_value(name: str, doc: str, key: str, after_set: str, after_remove: str) -> None:
-    assert splice.set_member(doc, key, NEW) == after_set
-    assert splice.unchanged_elsewhere(doc, after_set, key) is None
-    config = dockerconfig.parse(after_set, "dockerconfigjson")
+    got = splice.set_member(doc, key, NEW)
+    assert got == after_set
+    assert splice.unchanged_elsewhere(doc, got, key) is None
+    config = dockerconfig.parse(got, "dockerconfigjson")
     assert config.valid and config.shape_error is None
     assert {e.key: (e.username, e.password) for e in config.entries}[key] == ("new", "new")
 
 
 @pytest.mark.parametrize("name,doc,key,after_set,after_remove", CASES, ids=[c[0] for c in CASES])
 def test_remove_deletes_only_that_member(name: str, doc: str, key: str, after_set: str, after_remove: str) -> None:
-    assert splice.remove_member(doc, key) == after_remove
-    assert splice.unchanged_elsewhere(doc, after_remove, key) is None
-    assert json.loads(after_remove)  # still JSON
-    assert key not in [e.key for e in dockerconfig.parse(after_remove, "dockerconfigjson").entries]
+    got = splice.remove_member(doc, key)
+    assert got == after_remove
+    assert splice.unchanged_elsewhere(doc, got, key) is None
+    assert isinstance(json.loads(got), dict)  # still a JSON object
+    assert key not in [e.key for e in dockerconfig.parse(got, "dockerconfigjson").entries]
 
 
 @pytest.mark.parametrize("name,doc,after", APPEND, ids=[c[0] for c in APPEND])
 def test_set_appends_a_new_member(name: str, doc: str, after: str) -> None:
-    assert splice.set_member(doc, "new.io:443/p", NEW) == after
-    assert splice.unchanged_elsewhere(doc, after, "new.io:443/p") is None
+    got = splice.set_member(doc, "new.io:443/p", NEW)
+    assert got == after
+    assert splice.unchanged_elsewhere(doc, got, "new.io:443/p") is None
 
 
 def test_set_is_idempotent_and_remove_of_an_absent_key_changes_nothing() -> None:
