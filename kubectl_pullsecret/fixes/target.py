@@ -202,9 +202,9 @@ def run(session: Session, args: argparse.Namespace) -> FixResult:
         if result.failed or not applied or o.dry_run != "none":
             break
         report = fresh = _doctor(session, args)
-    # A fix left to the user (it needs a password, a file) leaves its problem in place.
+    # A fix declined, or left to the user (it needs a password, a file), leaves its problem in place.
     if o.dry_run == "none":
-        result.remaining += sum(1 for step in result.steps if step.status == "needs-input")
+        result.remaining += sum(1 for step in result.steps if step.status in ("needs-input", "declined"))
     if attempted and o.dry_run == "none" and not result.failed:
         final = fresh or _doctor(session, args)  # the last round's diagnosis, when nothing was applied since
         result.recheck = final

@@ -58,7 +58,7 @@ def test_yes_links_then_recreates_the_pod_the_link_leaves_behind(api: FakeKube, 
 
 def test_terminal_answers_each_round(api: FakeKube, kc: Path) -> None:
     run = fix("--no-probe", kubeconfig=kc, tty=True, stdin="y\nn\n")
-    assert run.code == 0, run
+    assert run.code == 1, run  # the restart was declined: the pod still lacks the secret
     assert f"[1] applied: {LINK}" in run.out and f"[2] declined: {RESTART}" in run.out
     assert api.get_object("Pod", NS, "debug") is not None  # the bare pod was not deleted
     assert run.err.count("Apply this fix? [y/N]") == 2
