@@ -367,6 +367,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             # (kubectl convention): intermixed parsing, per command.
             args = commands[words[0]].parse_intermixed_args(words[1])
             args.command, args.version = words[0], False
+        elif argv and not argv[0].startswith("-"):
+            raise UsageError(f"unknown command {argv[0]!r}: expected doctor, fix or version "
+                             "(see 'kubectl pullsecret --help')")
         else:
             args = parser.parse_args(argv)
         verbosity = getattr(args, "verbosity", 0) or 0

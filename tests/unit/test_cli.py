@@ -198,7 +198,7 @@ def test_fail_on_warning_with_clean_input_exits_0(run_main, inputs):
 USAGE_ERRORS = {
     "unknown-flag": (["doctor", "-f", "{two_pods}", "--bogus"], "--bogus"),
     "unknown-top-level-flag": (["--bogus"], "--bogus"),
-    "unknown-command": (["frobnicate"], "frobnicate"),
+    "unknown-command": (["frobnicate"], "expected doctor, fix or version"),
     "unknown-check-id": (["doctor", "-f", "{two_pods}", "--checks", "pull-secret-missing,no-such-check"],
                          "no-such-check"),
     "unknown-skip-id": (["doctor", "-f", "{two_pods}", "--skip", "no-such-check"], "no-such-check"),
