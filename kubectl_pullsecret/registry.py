@@ -323,6 +323,10 @@ class Client:
         self.request_count = 0  # every HTTP request of the run (redirect hops included)
         self._contexts: dict[bool, ssl.SSLContext] = {}
         self._context_lock = threading.Lock()
+        # Unverified TLS is what --insecure-registry asks for: no urllib3 warning per request.
+        # Installed once, here: the filter list is process-wide, so changing it around each
+        # request (catch_warnings) races between the probe threads.
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
 
     def _ssl_context(self, insecure: bool) -> ssl.SSLContext:
         """One TLS context per run (loading a CA bundle costs ~50 ms of CPU; urllib3
@@ -433,26 +437,24 @@ class Client:
             self.request_count += 1
         timer.start()
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-                resp = self._session(insecure).request(
-                    method, url, headers=dict(headers), data=data, stream=True, allow_redirects=False,
-                    timeout=(timeout, timeout), verify=not insecure, proxies=proxies)
-                try:
-                    body = bytearray()
-                    if method != "HEAD":
-                        for chunk in resp.raw.stream(16384, decode_content=True):
-                            body += chunk
-                            if len(body) > self.settings.body_cap:
-                                del body[self.settings.body_cap:]
-                                break
-                    lines: dict[str, list[str]] = {}
-                    raw_headers = getattr(resp.raw, "headers", None)
-                    if raw_headers is not None and hasattr(raw_headers, "getlist"):
-                        for name in ("www-authenticate",):
-                            lines[name] = list(raw_headers.getlist(name))
-                finally:
-                    resp.close()
+            resp = self._session(insecure).request(
+                method, url, headers=dict(headers), data=data, stream=True, allow_redirects=False,
+                timeout=(timeout, timeout), verify=not insecure, proxies=proxies)
+            try:
+                body = bytearray()
+                if method != "HEAD":
+                    for chunk in resp.raw.stream(16384, decode_content=True):
+                        body += chunk
+                        if len(body) > self.settings.body_cap:
+                            del body[self.settings.body_cap:]
+                            break
+                lines: dict[str, list[str]] = {}
+                raw_headers = getattr(resp.raw, "headers", None)
+                if raw_headers is not None and hasattr(raw_headers, "getlist"):
+                    for name in ("www-authenticate",):
+                        lines[name] = list(raw_headers.getlist(name))
+            finally:
+                resp.close()
         except Exception as exc:
             if fired.is_set():
                 raise _timed_out(host, url, timeout, answered="resp" in locals()) from None
