@@ -56,6 +56,18 @@ class Context:
     def probe_of(self, res: Resolution) -> ImageProbe | None:
         return self.image_probes.get(id(res))
 
+    def resolutions_of(self, subject: Subject) -> tuple[Resolution, ...]:
+        """The subject's containers, in order (grouped once per run: a scan of every
+        resolution per subject would be quadratic in the pod count)."""
+        by_subject: dict[int, tuple[Resolution, ...]] | None = self.memo.get("resolutions_by_subject")
+        if by_subject is None:
+            groups: dict[int, list[Resolution]] = {}
+            for res in self.resolutions:
+                groups.setdefault(id(res.subject), []).append(res)
+            by_subject = {key: tuple(group) for key, group in groups.items()}
+            self.memo["resolutions_by_subject"] = by_subject
+        return by_subject.get(id(subject), ())
+
 
 def internal_registries(snapshot: Snapshot) -> frozenset[str]:
     """OpenShift internal registry hosts: image.config.openshift.io/cluster status,

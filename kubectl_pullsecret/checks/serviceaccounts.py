@@ -66,12 +66,9 @@ def check_predates(ctx: Context) -> Iterator[Finding]:
 
 
 def _uses_internal_registry(ctx: Context, s: Subject) -> list[str]:
-    out = []
-    for res in ctx.resolutions:
-        ref = res.reference
-        if res.subject is s and ref is not None and ref.registry in ctx.internal_registries and not res.credentials:
-            out.append(res.container.image)
-    return out
+    return [res.container.image for res in ctx.resolutions_of(s)
+            if res.reference is not None and res.reference.registry in ctx.internal_registries
+            and not res.credentials]
 
 
 def check_overrides(ctx: Context) -> Iterator[Finding]:
