@@ -558,15 +558,17 @@ class Client:
         # does not ping at all).
         return _Ping(base, None)
 
-    def token(self, registry: str, challenge: Challenge, login: Login, scope: str | None) -> tuple[str, str]:
-        """(token, realm host). Cached per (realm, service, scope, credential) for the run."""
+    def token(self, registry: str, challenge: Challenge, login: Login, scope: str | None) -> str:
+        """A token for the challenge. Cached per (realm, service, scope, credential, whether
+        the registry is declared insecure: that decides if a plain-http realm gets the
+        credential) for the run."""
         realm = challenge.params.get("realm", "")
         service = challenge.params.get("service")
-        key = (realm, service, scope, login)
-        result: tuple[str, str] = self._tokens.get(key, lambda: self._token(registry, realm, service, login, scope))
+        key = (realm, service, scope, login, self.insecure(registry))
+        result: str = self._tokens.get(key, lambda: self._token(registry, realm, service, login, scope))
         return result
 
-    def _token(self, registry: str, realm: str, service: str | None, login: Login, scope: str | None) -> tuple[str, str]:
+    def _token(self, registry: str, realm: str, service: str | None, login: Login, scope: str | None) -> str:
         parts = urllib.parse.urlsplit(realm)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise _Fail("not-a-registry", f"{registry} sent a Bearer challenge with no usable realm "
@@ -625,18 +627,19 @@ class Client:
             doc = json.loads(resp.body.decode("utf-8", "replace"))
         except ValueError:
             doc = None
-        token = None
+        token: str | None = None
         if isinstance(doc, dict):
             # Both may be present; access_token is the OAuth2 name (token.md: prefer it).
             for name in ("access_token", "token"):
-                if isinstance(doc.get(name), str) and doc[name]:
-                    token = doc[name]
+                value = doc.get(name)
+                if isinstance(value, str) and value:
+                    token = value
                     break
         if token is None:
             raise _Fail("not-a-registry", f"the token server {realm_host} answered 200 without a token "
                                           "(not JSON, or no token/access_token field)", 200)
         redact.register(token)
-        return token, realm_host
+        return token
 
     def manifest(self, base: str, repository: str, ref: str, authorization: str | None) -> Response:
         url = f"{base}/v2/{repository}/manifests/{ref}"
@@ -675,9 +678,7 @@ class Client:
             state["realm"] = challenge.params.get("realm")
             state["auth_server"] = _host_of(state["realm"] or "") or None
             state["stage"] = "token"
-            token, realm_host = self.token(registry, challenge, login, scope)
-            state["auth_server"] = realm_host
-            return f"Bearer {token}"
+            return f"Bearer {self.token(registry, challenge, login, scope)}"
         state["auth_server"] = _host_of(base)
         return None if login.anonymous or login.uses_identitytoken else _basic(login)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kubectl_pullsecret.probe_model import Login
+from kubectl_pullsecret.registry import Client, Settings
 from tests.integration.fakeregistry import FakeRegistryFactory, Request, Response, bearer_challenge, registry_error
 from tests.integration.probe_helpers import auth, authfile, doctor, pull_secret_yaml, write_dump
 from tests.integration.registry_env import ALICE, Pki
@@ -164,3 +166,25 @@ def test_oauth_post_answered_302_becomes_a_get_without_body(pki: Pki, tmp_path: 
     login = _secret_login(pki, tmp_path, fake.address, {"identitytoken": IDENTITY_TOKEN})
     assert [(r.method, r.body) for r in sso.requests] == [("GET", b"")]
     assert login["outcome"] == "credential-rejected" and f"redirected to {sso.address}" in login["detail"], login
+
+
+def test_token_cache_keeps_registries_with_different_insecure_declarations_apart(
+        pki: Pki, fake_registry: FakeRegistryFactory) -> None:
+    """Two registries share a plain-http realm; only the first is declared insecure. The
+    token fetched for the first is not handed to the second: for it the realm is still
+    plain http and undeclared, so its credential is not sent."""
+    token_server = fake_registry(Response.json(200, {"token": "shared-realm-token-1"}), host="127.0.0.3", tls="none")
+
+    def handler(req: Request) -> Response:
+        if req.path == "/v2/":
+            return Response(401, [API, bearer_challenge(f"{token_server.url}/token", "svc")])
+        return MANIFEST_OK if req.header("Authorization") == "Bearer shared-realm-token-1" else registry_error(
+            401, "UNAUTHORIZED", "no")
+
+    declared, undeclared = fake_registry(handler), fake_registry(handler)
+    client = Client(Settings(insecure=frozenset({declared.address}), ca_file=pki.ca_file))
+    login = Login(*ALICE)
+    assert client.probe_image(declared.address, "acme/web", "1.0", login).outcome == "ok"
+    second = client.probe_image(undeclared.address, "acme/web", "1.0", login)
+    assert second.outcome == "tls-error" and "not sent" in second.detail, second
+    assert len(token_server.requests) == 1
