@@ -168,7 +168,9 @@ def plan_image(res: Resolution) -> ChainSpec | ImageProbe | None:
         login = Login(cred.entry.username, cred.entry.password) if cred.entry.has_credentials else Login()
         logins.setdefault(login, None if login.anonymous else i)
     chain = tuple((index, login) for login, index in logins.items()) or ((None, Login()),)
-    return ChainSpec(ref.registry, ref.repository, ref.digest or ref.tag or "latest", chain)
+    pulled = ref.digest or ref.tag
+    assert pulled is not None  # reference.parse sets the default tag when there is no digest
+    return ChainSpec(ref.registry, ref.repository, pulled, chain)
 
 
 @dataclass(frozen=True)

@@ -703,13 +703,14 @@ class Client:
         limits = _rate_limit(resp.headers)
         code, message = _errors(resp.body)
         st = _status(resp.status, code, message)
-        name = f"{registry}/{repository}{'@' if ref.startswith('sha256:') else ':'}{ref}"
+        by_digest = ":" in ref  # "algorithm:hex" (sha256, sha384, sha512); a tag has no ':'
+        name = f"{registry}/{repository}{'@' if by_digest else ':'}{ref}"
         basic = challenge is not None and challenge.scheme == "basic"
         common = {"auth_server": state["auth_server"], "realm": state["realm"], "http_status": resp.status,
                   "stage": "manifest", "rate_limit": limits}
         if resp.status == 200:
             digest = resp.headers.get("docker-content-digest")
-            if ref.startswith("sha256:") and digest and digest != ref:
+            if by_digest and digest and digest != ref:
                 return Result("manifest-unknown", registry, f"{name}: the registry returned a different digest ({digest})",
                               digest=digest, **common)
             how = "anonymously" if authorization is None else "with the credential"
@@ -733,7 +734,7 @@ class Client:
             if code == "NAME_UNKNOWN":
                 what = f"repository {repository} does not exist on {registry}"
             else:
-                what = f"{'digest' if ref.startswith('sha256:') else 'tag'} {ref} does not exist in {registry}/{repository}"
+                what = f"{'digest' if by_digest else 'tag'} {ref} does not exist in {registry}/{repository}"
             return Result("manifest-unknown", registry, f"{what} ({st})", **common)
         if resp.status >= 500:
             return Result("unreachable", registry, f"{registry} failed the manifest request ({st})",

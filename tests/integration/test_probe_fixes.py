@@ -188,3 +188,29 @@ def test_token_cache_keeps_registries_with_different_insecure_declarations_apart
     second = client.probe_image(undeclared.address, "acme/web", "1.0", login)
     assert second.outcome == "tls-error" and "not sent" in second.detail, second
     assert len(token_server.requests) == 1
+
+
+SHA512 = "sha512:" + "5" * 128
+
+
+def test_a_sha512_digest_reference_is_reported_as_a_digest(pki: Pki, tmp_path: Path,
+                                                            fake_registry: FakeRegistryFactory) -> None:
+    """reference.parse accepts sha384/sha512 digests: they are pulled (and reported) by digest, not as tags."""
+    def handler(req: Request) -> Response:
+        if req.path == "/v2/":
+            return Response(401, [API, ("WWW-Authenticate", 'Basic realm="fake"')])
+        if req.path.endswith("/manifests/" + SHA512):
+            return registry_error(404, "MANIFEST_UNKNOWN", "manifest unknown")
+        return Response(200, [API, ("Docker-Content-Digest", DIGEST)])  # any other digest: a different one
+
+    fake = fake_registry(handler)
+    path = authfile(tmp_path / "c.json", {fake.address: auth(*ALICE)})
+    p = doctor("--image", f"{fake.address}/acme/web@{SHA512}", "--authfile", path, "--registry-ca-file", pki.ca_file,
+               "-o", "json").probe()
+    assert p["outcome"] == "manifest-unknown", p
+    assert p["detail"].startswith(f"digest {SHA512} does not exist in {fake.address}/acme/web"), p
+    other = "sha384:" + "3" * 96
+    p = doctor("--image", f"{fake.address}/acme/web@{other}", "--authfile", path, "--registry-ca-file", pki.ca_file,
+               "-o", "json").probe()
+    assert p["outcome"] == "manifest-unknown" and p["digest"] == DIGEST, p
+    assert p["detail"] == f"{fake.address}/acme/web@{other}: the registry returned a different digest ({DIGEST})", p
