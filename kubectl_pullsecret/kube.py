@@ -305,86 +305,85 @@ class Cluster:
         return bool(groups & OPENSHIFT_GROUPS)
 
     def list(self, kind: str, namespace: str | None, label_selector: str | None = None,
-             field_selector: str | None = None) -> list[Obj] | Denied:
+             field_selector: str | None = None) -> builtins.list[Obj] | Denied:
         """Every object of a kind (in a namespace, or all), page by page."""
         res = RESOURCES[kind]
-        path = res.path(namespace)
+        listed = self._paged(res, namespace, label_selector, field_selector, SourceError,
+                             lambda item: _trim(item, kind, res))
+        return self._refusal(listed, kind, namespace, None) if isinstance(listed, Answer) else listed
+
+    def get(self, kind: str, namespace: str | None, name: str) -> Obj | Denied | None:
+        res = RESOURCES[kind]
+        got = self._object(res, namespace, name, SourceError)
+        if isinstance(got, Answer):
+            return self._refusal(got, kind, namespace, name)
+        return _trim(got, kind, res) if got is not None else None
+
+    def _paged(self, res: Resource, namespace: str | None, label_selector: str | None,
+               field_selector: str | None, bad: Callable[[str], Exception],
+               keep: Callable[[Obj], Obj]) -> builtins.list[Obj] | Answer:
+        """Every item of a list, fetched PAGE_SIZE at a time (each kept through `keep` as
+        its page arrives), or the first answer that is not 200. A continue token that
+        expired (410: the list took longer than etcd keeps it) starts the list over once,
+        as client-go's pager does. An answer that is not a list raises `bad`."""
         query: dict[str, str] = {"limit": str(PAGE_SIZE)}
         if label_selector:
             query["labelSelector"] = label_selector
         if field_selector:
             query["fieldSelector"] = field_selector
-        items: list[Obj] = []
+        path = res.path(namespace)
+        items: builtins.list[Obj] = []
         restarted = False
         while True:
             answer = self.request("GET", path, query)
             if answer.status == 410 and "continue" in query and not restarted:
-                # The continue token expired (the list took longer than etcd keeps it):
-                # start over once, as client-go's pager does.
                 items, restarted = [], True
                 query.pop("continue")
                 continue
             if answer.status != 200:
-                return self._refusal(answer, kind, namespace, None)
+                return answer
             doc = answer.json()
             if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
-                raise SourceError(f"{res.describe(namespace)}: the server's answer is not a list")
-            for item in doc["items"]:
-                if isinstance(item, dict):
-                    items.append(_trim(item, kind, res))
+                raise bad(f"{res.describe(namespace)}: the server's answer is not a list")
+            items.extend(keep(item) for item in doc["items"] if isinstance(item, dict))
             token = (doc.get("metadata") or {}).get("continue")
             if not token:
                 return items
             query["continue"] = token
 
-    def get(self, kind: str, namespace: str | None, name: str) -> Obj | Denied | None:
-        res = RESOURCES[kind]
+    def _object(self, res: Resource, namespace: str | None, name: str,
+                bad: Callable[[str], Exception]) -> Obj | Answer | None:
+        """One object by name: None when absent (404), the answer when refused or
+        failing. An answer that is not an object raises `bad`."""
         answer = self.request("GET", res.path(namespace, name))
         if answer.status == 404:
             return None
         if answer.status != 200:
-            return self._refusal(answer, kind, namespace, name)
+            return answer
         doc = answer.json()
         if not isinstance(doc, dict):
-            raise SourceError(f"{res.describe(namespace, name)}: the server's answer is not an object")
-        return _trim(doc, kind, res)
+            raise bad(f"{res.describe(namespace, name)}: the server's answer is not an object")
+        return doc
 
     # -- whole objects, for writing back (fixes/) -----------------------------------
 
     def read(self, kind: str, namespace: str | None, name: str) -> Obj | None:
         """The object exactly as stored (never trimmed: it is written back), None if absent."""
         res = RESOURCES[kind]
-        answer = self.request("GET", res.path(namespace, name))
-        if answer.status == 404:
-            return None
-        if answer.status != 200:
-            raise FixError(f"cannot read {res.describe(namespace, name)}: {answer.reason()}"
-                           + can_i_hint("get", res, namespace, answer.status))
-        doc = answer.json()
-        if not isinstance(doc, dict):
-            raise FixError(f"{res.describe(namespace, name)}: the server's answer is not an object")
-        return doc
+        got = self._object(res, namespace, name, FixError)
+        if isinstance(got, Answer):
+            raise FixError(f"cannot read {res.describe(namespace, name)}: {got.reason()}"
+                           + can_i_hint("get", res, namespace, got.status))
+        return got
 
     def read_list(self, kind: str, namespace: str | None, label_selector: str | None = None) -> builtins.list[Obj]:
         """Every object of a kind, untrimmed (small lists only: the pods of one workload)."""
         res = RESOURCES[kind]
-        query: dict[str, str] = {"limit": str(PAGE_SIZE)}
-        if label_selector:
-            query["labelSelector"] = label_selector
-        items: builtins.list[Obj] = []
-        while True:
-            answer = self.request("GET", res.path(namespace), query)
-            if answer.status != 200:
-                raise FixError(f"cannot list {res.describe(namespace)}: {answer.reason()}"
-                               + can_i_hint("list", res, namespace, answer.status))
-            doc = answer.json()
-            if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
-                raise FixError(f"{res.describe(namespace)}: the server's answer is not a list")
-            items.extend(i for i in doc["items"] if isinstance(i, dict))
-            token = (doc.get("metadata") or {}).get("continue")
-            if not token:
-                return items
-            query["continue"] = token
+        listed = self._paged(res, namespace, label_selector, None, FixError, lambda item: item)
+        if isinstance(listed, Answer):
+            raise FixError(f"cannot list {res.describe(namespace)}: {listed.reason()}"
+                           + can_i_hint("list", res, namespace, listed.status))
+        return listed
 
     def write(self, method: str, kind: str, namespace: str | None, name: str | None, body: Any,
               dry_run: bool = False, subresource: str | None = None) -> Answer:

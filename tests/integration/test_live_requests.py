@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kubectl_pullsecret.kube import PAGE_SIZE
+from kubectl_pullsecret.kube import PAGE_SIZE, Cluster, ClusterOptions
 from tests.fakekube import FakeKube
 from tests.integration.live_helpers import (
     INTERNAL,
@@ -183,6 +183,28 @@ def test_expired_continue_token_restarts_the_list(tmp_path: Path) -> None:
     assert statuses == [(200, False), (410, True), (200, False), (200, True), (200, True)]
     pods_seen = [u["name"] for i in result.report["images"] for u in i["usedBy"] if u["kind"] == "Pod"]
     assert len(pods_seen) == len(set(pods_seen)) == 1200
+
+
+def test_fix_reads_restart_a_list_whose_continue_token_expired(tmp_path: Path) -> None:
+    """The untrimmed lists the fixes read (read_list) page like doctor's: an expired continue
+    token restarts the list once, and nothing is lost or doubled."""
+    with fake_kube(openshift=False) as api:
+        api.add_all([namespace("big"), *pods("big", 0, 1200)])
+        cluster = Cluster.connect(ClusterOptions(str(api.kubeconfig(tmp_path / "kc"))))
+        pages = 0
+
+        def compact_before_page_two() -> None:
+            nonlocal pages
+            pages += 1
+            if pages == 2:
+                api.compact()
+
+        api.before("GET", "/namespaces/big/pods$", compact_before_page_two, times=2)
+        listed = cluster.read_list("Pod", "big")
+        statuses = [(r.status, "continue" in r.query) for r in api.requests if r.path == "/api/v1/namespaces/big/pods"]
+    assert statuses == [(200, False), (410, True), (200, False), (200, True), (200, True)]
+    names = [p["metadata"]["name"] for p in listed]
+    assert names == sorted(set(names)) and len(names) == 1200
 
 
 def test_label_selector_applies_to_pods_only(tmp_path: Path) -> None:
