@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
 from kubectl_pullsecret import checks, live, reference
@@ -158,11 +158,12 @@ def diagnose(opts: Options, stdin: TextIO | None = None) -> tuple[Report, Scope]
     node = node_credentials(snapshot, authfile)
     resolver = Resolver(snapshot, node)
     resolutions = tuple(resolve_all(resolver, scope.subjects))
+    internal = internal_registries(snapshot)
     if live_source is not None and snapshot.openshift and needs.SAR in needs.kinds_for(selected):
-        questions = openshift.access_questions(resolutions, internal_registries(snapshot), snapshot)
+        questions = openshift.access_questions(resolutions, internal, snapshot)
         snapshot = live.with_access(live_source, questions)
-    image_probes: dict[int, ImageProbe] = {}
-    logins: list[tuple[LoginPlan, Result | None]] = []
+    ctx = Context(snapshot, scope, resolver, node, resolutions, probe=opts.probe, internal_registries=internal,
+                  selected=tuple(selected))
     notes = list(snapshot.warnings)
     if live_source is not None and not scope.subjects and not targets and not opts.images:
         where = f"namespace {namespaces[0]}" if namespaces else "any namespace"
@@ -171,11 +172,10 @@ def diagnose(opts: Options, stdin: TextIO | None = None) -> tuple[Report, Scope]
                      f"no pods or workloads in {where}{' matching ' + opts.selector if opts.selector else ''}"
                      " (use -n NAMESPACE or -A)")
     if opts.probe:
-        image_probes, logins = _probe(opts, resolver, scope.secrets, resolutions)
+        image_probes, logins = _probe(opts, ctx)
         notes.extend(_probe_notes(image_probes, logins))
-    ctx = Context(snapshot, scope, resolver, node, resolutions, probe=opts.probe,
-                  internal_registries=internal_registries(snapshot), image_probes=image_probes,
-                  logins=tuple(logins), selected=tuple(selected))
+        # The same memo: the mirror plans the probes looked at are the checks'.
+        ctx = replace(ctx, image_probes=image_probes, logins=tuple(logins), memo=ctx.memo)
     log.info("%d subject(s), %d container(s), node credentials: %s", len(scope.subjects), len(resolutions),
              node.origin or "none")
     for res in resolutions:
@@ -189,16 +189,15 @@ def diagnose(opts: Options, stdin: TextIO | None = None) -> tuple[Report, Scope]
     return Report(
         findings=tuple(found),
         passed=tuple(passed),
-        images=tuple(_image_reports(resolutions, image_probes)),
+        images=tuple(_image_reports(resolutions, ctx.image_probes)),
         cluster=dict(snapshot.cluster) if snapshot.cluster is not None else None,
         notes=tuple(notes),
         diagnosed=not (live_source is not None and live_source.primary_denied),
-        logins=tuple(plan.to_dict(result) for plan, result in logins),
+        logins=tuple(plan.to_dict(result) for plan, result in ctx.logins),
     ), scope
 
 
-def _probe(opts: Options, resolver: Resolver, secrets: Sequence[tuple[str, str]],
-           resolutions: Sequence[Resolution]) -> tuple[dict[int, ImageProbe], list[tuple[LoginPlan, Result | None]]]:
+def _probe(opts: Options, ctx: Context) -> tuple[dict[int, ImageProbe], list[tuple[LoginPlan, Result | None]]]:
     """Registry probes (the only network step of an offline run): every container's
     credential chain, and a login with every entry of the secrets named as targets."""
     from kubectl_pullsecret import probe as probing
@@ -206,20 +205,19 @@ def _probe(opts: Options, resolver: Resolver, secrets: Sequence[tuple[str, str]]
 
     # On OpenShift the nodes trust image.config's additionalTrustedCA and treat its
     # insecureRegistries as plain-http/unverified: the probes do the same.
-    cluster_insecure, cluster_ca = openshift.probe_trust(resolver.snapshot)
+    cluster_insecure, cluster_ca = openshift.probe_trust(ctx.snapshot)
     settings = Settings(timeout=opts.probe_timeout,
                         insecure=frozenset(h.lower() for h in opts.insecure_registries) | cluster_insecure,
                         ca_file=opts.registry_ca_file, ca_data=cluster_ca)
-    mirrors = openshift.mirror_rules(resolver.snapshot) if resolver.snapshot.openshift else []
     prober = probing.Prober(settings)
     started = time.perf_counter()
-    plans = {id(res): _plan(res, mirrors) for res in resolutions}
+    plans = {id(res): _plan(ctx, res) for res in ctx.resolutions}
     chains = prober.probe_images(p for p in plans.values() if isinstance(p, ChainSpec))
     image_probes = {key: (chains[p] if isinstance(p, ChainSpec) else p)
                     for key, p in plans.items() if p is not None}
     login_plans: list[LoginPlan] = []
-    for ns, name in secrets:
-        state = resolver.secret(ns, name)
+    for ns, name in ctx.scope.secrets:
+        state = ctx.resolver.secret(ns, name)
         if state.usable and state.config is not None:
             login_plans.extend(plan_login(state.source_name, e) for e in state.config.entries)
     results = prober.probe_logins(p.spec for p in login_plans if p.spec is not None)
@@ -229,14 +227,14 @@ def _probe(opts: Options, resolver: Resolver, secrets: Sequence[tuple[str, str]]
     return image_probes, logins
 
 
-def _plan(res: Resolution, mirrors: Sequence[openshift.MirrorRule]) -> ChainSpec | ImageProbe | None:
+def _plan(ctx: Context, res: Resolution) -> ChainSpec | ImageProbe | None:
     """plan_image, except that an image CRI-O pulls only from mirrors (NeverContactSource)
     is not probed at its source: the nodes never contact it."""
-    if mirrors and res.reference is not None:
-        plan = openshift.mirror_plan(mirrors, res.reference)
-        if plan is not None and plan.never_contact_source and plan.mirrors:
-            return skipped(res.reference.registry, f"CRI-O pulls it only from mirrors of {plan.source} "
-                                                   "(NeverContactSource): see mirror-credential-missing")
+    if openshift.source_never_contacted(ctx, res):
+        plan = openshift.plan_of(ctx, res)
+        assert plan is not None and res.reference is not None
+        return skipped(res.reference.registry, f"CRI-O pulls it only from mirrors of {plan.source} "
+                                               "(NeverContactSource): see mirror-credential-missing")
     return plan_image(res)
 
 

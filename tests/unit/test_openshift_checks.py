@@ -839,3 +839,32 @@ def test_never_contacted_source_is_not_probed(tmp_path) -> None:
     [image] = report.images
     assert image.probe is not None and image.probe["outcome"] == "skipped"
     assert "only from mirrors of source.invalid/acme" in image.probe["detail"]
+
+
+def test_probes_and_checks_read_the_mirror_rules_once(tmp_path, monkeypatch) -> None:
+    """The probe plan and the checks share one memo: the mirror rules are read, and each
+    image's mirror plan made, once per run."""
+    from helpers_k8s import dump
+
+    from kubectl_pullsecret import doctor
+
+    calls = {"rules": 0, "plans": 0}
+    rules, plan = openshift.mirror_rules, openshift.mirror_plan
+
+    def counted_rules(snapshot):
+        calls["rules"] += 1
+        return rules(snapshot)
+
+    def counted_plan(found, ref):
+        calls["plans"] += 1
+        return plan(found, ref)
+
+    monkeypatch.setattr(openshift, "mirror_rules", counted_rules)
+    monkeypatch.setattr(openshift, "mirror_plan", counted_plan)
+    objs = [openshift_namespace(), sa(), pod("web-1", f"source.invalid/acme/web@{DIGEST}"),
+            mirror_set("acme", "source.invalid/acme", ["mirror.invalid/acme"], policy="NeverContactSource")]
+    path = tmp_path / "in.yaml"
+    path.write_text(dump(objs), encoding="utf-8")
+    report = doctor.run(doctor.Options(files=[str(path)], probe=True, probe_timeout=2))
+    assert [i.probe["outcome"] for i in report.images if i.probe is not None] == ["skipped"]
+    assert calls == {"rules": 1, "plans": 1}
