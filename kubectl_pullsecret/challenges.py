@@ -232,9 +232,10 @@ class _Parser:
             if simple is not None:
                 name = simple.group(1).lower()
                 if self._wants(name):
+                    assert self.current is not None
                     # Unescape only what is kept: duplicates cost no copy.
                     quoted, bare = simple.group(2, 3)
-                    self._add_param(name, _unescape(quoted) if quoted is not None else bare or "")
+                    self.current.params[name] = _unescape(quoted) if quoted is not None else bare or ""
                 i = simple.end()
                 continue
             i = _match(_SEPARATORS, s, i).end()

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubectl_pullsecret import keyring, redact
+from kubectl_pullsecret import keyring
 from kubectl_pullsecret.dockerconfig import Entry
 from kubectl_pullsecret.reference import DOCKER_HUB_HOSTS, strip_port
 from kubectl_pullsecret.resolve import Resolution
@@ -164,7 +164,6 @@ def plan_image(res: Resolution) -> ChainSpec | ImageProbe | None:
     # empty login (anonymous).
     logins: dict[Login, int | None] = {}
     for i, cred in enumerate(res.credentials):
-        redact.register(cred.entry.password)
         login = Login(cred.entry.username, cred.entry.password) if cred.entry.has_credentials else Login()
         logins.setdefault(login, None if login.anonymous else i)
     chain = tuple((index, login) for login, index in logins.items()) or ((None, Login()),)
@@ -226,5 +225,4 @@ def plan_login(source: str, entry: Entry) -> LoginPlan:
         login = Login(identitytoken=entry.identitytoken)
     else:
         return LoginPlan(source, entry, registry, None, "the entry holds no username, password or identity token")
-    redact.register(login.password, login.identitytoken)
     return LoginPlan(source, entry, registry, LoginSpec(registry, login))

@@ -82,7 +82,7 @@ class _Fail(Exception):
 class Response:
     status: int
     headers: Mapping[str, str]  # case-insensitive, repeated headers joined (requests)
-    header_lines: Mapping[str, tuple[str, ...]]  # lower-cased name -> every raw line
+    www_authenticate: tuple[str, ...]  # every WWW-Authenticate line, as sent (not joined)
     body: bytes  # at most body_cap bytes
     auth_withheld_by: str | None = None  # the host a redirect led to, when Authorization was not sent there
 
@@ -337,7 +337,8 @@ class Client:
             if ctx is not None:
                 return ctx
             if insecure:
-                ctx = ssl.create_default_context()
+                # Nothing is verified: no CA store to load.
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE
             else:
@@ -448,11 +449,7 @@ class Client:
                         if len(body) > self.settings.body_cap:
                             del body[self.settings.body_cap:]
                             break
-                lines: dict[str, list[str]] = {}
-                raw_headers = getattr(resp.raw, "headers", None)
-                if raw_headers is not None and hasattr(raw_headers, "getlist"):
-                    for name in ("www-authenticate",):
-                        lines[name] = list(raw_headers.getlist(name))
+                www_authenticate = tuple(resp.raw.headers.getlist("www-authenticate"))
             finally:
                 resp.close()
         except Exception as exc:
@@ -470,7 +467,7 @@ class Client:
             raise _timed_out(host, url, timeout, answered=True)
         elapsed = (time.perf_counter() - started) * 1000
         log.debug("HTTP %s %s -> %d (%.0f ms)", method, url.split("?", 1)[0], resp.status_code, elapsed)
-        return Response(resp.status_code, resp.headers, {k: tuple(v) for k, v in lines.items()}, bytes(body))
+        return Response(resp.status_code, resp.headers, www_authenticate, bytes(body))
 
     def send(self, method: str, url: str, headers: Mapping[str, str] | None = None,
              data: Mapping[str, str] | None = None, authorization: str | None = None,
@@ -645,8 +642,8 @@ class Client:
         url = f"{base}/v2/{repository}/manifests/{ref}"
         headers = {"Accept": MANIFEST_ACCEPT}
         resp = self.send("HEAD", url, headers=headers, authorization=authorization)
-        if resp.status == 405 or (400 <= resp.status < 500 and resp.status != 429):
-            # HEAD has no body: GET to read the error code (and when HEAD is not allowed).
+        if 400 <= resp.status < 500 and resp.status != 429:
+            # HEAD has no body: GET to read the error code (and when HEAD is not allowed: 405).
             resp = self.send("GET", url, headers=headers, authorization=authorization)
         return resp
 
@@ -753,36 +750,34 @@ class Client:
         if ping.challenge is None:
             return Result("ok", registry, f"{registry} needs no login (anonymous access to /v2/): the credential was "
                           "not checked", stage="login", http_status=200)
+        authorization = self._authorize(registry, ping.base, ping.challenge, login, None, state)
+        common: dict[str, Any] = {"auth_server": state["auth_server"], "realm": state["realm"], "stage": "login"}
         if ping.challenge.scheme == "bearer":
-            self._authorize(registry, ping.base, ping.challenge, login, None, state)
             return Result("ok", registry, f"the token server {state['auth_server']} accepted the credential",
-                          state["auth_server"], state["realm"], 200, stage="login")
-        state["auth_server"] = _host_of(ping.base)
+                          http_status=200, **common)
         state["stage"] = "login"
         if login.uses_identitytoken:
             return Result("skipped", registry, f"{registry} uses Basic auth: an identity token cannot be used there",
-                          state["auth_server"], stage="login")
-        resp = self.send("GET", f"{ping.base}/v2/", authorization=_basic(login))
+                          **common)
+        resp = self.send("GET", f"{ping.base}/v2/", authorization=authorization)
         code, message = _errors(resp.body)
         st = _status(resp.status, code, message)
         if 200 <= resp.status < 300:
-            return Result("ok", registry, f"{registry} accepted the username/password", state["auth_server"],
-                          http_status=resp.status, stage="login")
+            return Result("ok", registry, f"{registry} accepted the username/password", http_status=resp.status,
+                          **common)
         if resp.status in (401, 403):
-            return Result("credential-rejected", registry, f"{registry} rejected the username/password "
-                          f"({st})", state["auth_server"], http_status=resp.status, stage="login")
+            return Result("credential-rejected", registry, f"{registry} rejected the username/password ({st})",
+                          http_status=resp.status, **common)
         if resp.status == 429:
-            return Result("rate-limited", registry, f"{registry} is rate-limiting (HTTP 429)", state["auth_server"],
-                          http_status=429, stage="login", rate_limit=_rate_limit(resp.headers))
-        return Result("unreachable", registry, f"{registry} answered the login with {st}",
-                      state["auth_server"], http_status=resp.status, stage="login")
+            return Result("rate-limited", registry, f"{registry} is rate-limiting (HTTP 429)", http_status=429,
+                          rate_limit=_rate_limit(resp.headers), **common)
+        return Result("unreachable", registry, f"{registry} answered the login with {st}", http_status=resp.status,
+                      **common)
 
 
 def _challenge_of(resp: Response) -> Challenge | None:
     """The challenge the runtime answers: from every WWW-Authenticate line as sent."""
-    lines = resp.header_lines.get("www-authenticate") or (
-        (resp.headers["www-authenticate"],) if "www-authenticate" in resp.headers else ())
-    return preferred(parse_challenges(lines))
+    return preferred(parse_challenges(resp.www_authenticate))
 
 
 def _json_object(body: bytes) -> bool:

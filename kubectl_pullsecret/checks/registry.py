@@ -12,7 +12,7 @@ from kubectl_pullsecret.checks.credentials import new_secret_name
 from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
 from kubectl_pullsecret.probe_model import DOCKER_HUB_API, Attempt, ImageProbe, LoginPlan, Result
 from kubectl_pullsecret.reference import strip_port
-from kubectl_pullsecret.resolve import Resolution
+from kubectl_pullsecret.resolve import GLOBAL_PULL_SECRET, Resolution
 
 # Registries whose token realm is on another host by design, with the runtime's own
 # credential for the registry accepted there (not a "delegated auth" setup to pair).
@@ -74,12 +74,12 @@ def update_credential_fix(ctx: Context, source: str, key: str, username: str) ->
     the other entries: the product document's `oc registry login --to` procedure."""
     user = q(username) if username else USER
     if source == "global":
+        ns, name = GLOBAL_PULL_SECRET
         return Fix(f"kubectl pullsecret fix global set --registry {q(key)} --username {user} --password-stdin",
-                   ("oc get secret/pull-secret -n openshift-config --template='{{index .data \".dockerconfigjson\" "
-                    "| base64decode}}' > pull-secret.json",
-                    f"oc registry login --registry={q(key)} --auth-basic={user}:PASSWORD --to=pull-secret.json",
-                    "oc set data secret/pull-secret -n openshift-config "
-                    "--from-file=.dockerconfigjson=pull-secret.json"))
+                   (f"oc get secret/{name} -n {ns} --template='{{{{index .data \".dockerconfigjson\" "
+                    f"| base64decode}}}}' > {name}.json",
+                    f"oc registry login --registry={q(key)} --auth-basic={user}:PASSWORD --to={name}.json",
+                    f"oc set data secret/{name} -n {ns} --from-file=.dockerconfigjson={name}.json"))
     if source.startswith("file:"):
         path = source[len("file:"):]
         return Fix(None, (f"podman login --authfile {q(path)} --username {user} {q(key)}   # on the node: "
@@ -257,17 +257,13 @@ def delegated_host(registry: str, result: Result | None) -> str | None:
     return auth
 
 
-def _has_entry_for(sources: list[keyring.Source], host: str) -> bool:
-    return bool(keyring.Keyring(sources).lookup(host))
-
-
 def check_delegated_auth(ctx: Context) -> Iterator[Finding]:
     """The token realm is on another host, and the credentials hold no entry for it."""
     for res, probe in probed(ctx):
-        if probe.credential is None and not any(a.credential is not None for a in probe.attempts):
+        if all(a.credential is None for a in probe.attempts):
             continue  # anonymous: nothing to pair
         auth = next(filter(None, (delegated_host(probe.registry, a.result) for a in probe.attempts)), None)
-        if auth is None or _has_entry_for(list(res.pod_sources) + list(ctx.node.sources), auth):
+        if auth is None or keyring.kubelet_lookup(res.pod_sources, ctx.node.sources, auth):
             continue
         failed = probe.outcome != "ok" and any(a.result.stage == "token" for a in probe.attempts)
         msg = (f"{probe.registry} delegates authentication to {auth} (its token realm), and the credentials hold "
@@ -284,8 +280,7 @@ def check_delegated_auth(ctx: Context) -> Iterator[Finding]:
             continue
         secret = secret_ref(plan.source)
         state = ctx.resolver.secret(secret.namespace or "default", secret.name or "")
-        sources = [keyring.Source(plan.source, state.config)] if state.config is not None else []
-        if _has_entry_for(sources, auth):
+        if state.config is not None and any(keyring.key_matches(e.key, auth) for e in state.config.entries):
             continue
         failed = result.outcome != "ok" and result.stage == "token"
         msg = (f": {plan.registry} delegates authentication to {auth}, and {plan.source} has no "
