@@ -6,8 +6,9 @@ every one answering each request after sleeping L seconds:
   GET /v2/                          200, Docker-Distribution-API-Version: registry/2.0, body {}
   HEAD|GET /v2/<repo>/manifests/<t> 200, Docker-Content-Digest, a Docker v2 manifest media type
 
---scheme https (the default) serves every registry over TLS: a throwaway CA and one server
-certificate (IP SANs 127.0.0.1 and 127.0.0.2) are made once per bench run, and doctor runs
+--scheme https (the default) serves every registry over TLS: the integration tests' throwaway
+CA and server certificate (tests/integration/registry_env.py; IP SANs 127.0.0.1 to 127.0.0.3)
+are made once per bench run, and doctor runs
 with `--registry-ca-file CA` and no --insecure-registry, as against a real registry. --scheme
 http serves plain HTTP and declares every registry with --insecure-registry; doctor then tries
 https first on each and falls back to http, one more round trip per registry that real (https)
@@ -99,9 +100,8 @@ from __future__ import annotations
 
 import argparse
 import base64
-import datetime as dt
+import functools
 import heapq
-import ipaddress
 import json
 import os
 import re
@@ -118,7 +118,10 @@ import urllib.parse
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.integration.registry_env import Pki
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMESPACE = "bench"
@@ -151,15 +154,18 @@ class Stats:
             self.in_flight = 0
             self.peak = 0
 
+    def _add(self, port: int, kind: str) -> None:
+        """Count one `kind` on `port`; the caller holds the lock."""
+        counts = self.by_port.setdefault(port, {})
+        counts[kind] = counts.get(kind, 0) + 1
+
     def count(self, port: int, kind: str) -> None:
         with self.lock:
-            counts = self.by_port.setdefault(port, {})
-            counts[kind] = counts.get(kind, 0) + 1
+            self._add(port, kind)
 
     def begin(self, port: int, kind: str) -> None:
         with self.lock:
-            counts = self.by_port.setdefault(port, {})
-            counts[kind] = counts.get(kind, 0) + 1
+            self._add(port, kind)
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
 
@@ -176,52 +182,13 @@ HTTP_KINDS = ("ping", "manifest-head", "manifest-get", "other")
 ALL_KINDS = (*HTTP_KINDS, "token", "tls", "handshake-failed")  # everything but "conn"
 
 
-@dataclass
-class Pki:
-    ca_file: Path
-    server_cert: Path
-    server_key: Path
-
-
 def make_pki(directory: Path) -> Pki:
-    """A throwaway CA and one server certificate for 127.0.0.1 and 127.0.0.2 (EC P-256)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    """The integration tests' throwaway PKI: a CA, and a server certificate for 127.0.0.1-3."""
+    if str(ROOT) not in sys.path:  # run as `python bench/probes.py`: the repository root is not on the path
+        sys.path.insert(0, str(ROOT))
+    from tests.integration.registry_env import make_pki as make_test_pki
 
-    now = dt.datetime.now(dt.UTC)
-
-    def name(cn: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-    def builder(subject: str, issuer: str, key: ec.EllipticCurvePrivateKey) -> x509.CertificateBuilder:
-        return (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer))
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1)))
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (builder("probes bench CA", "probes bench CA", ca_key)
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    sans: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", "127.0.0.2")]
-    cert = (builder("probes bench server", "probes bench CA", key)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    pki = Pki(directory / "ca.pem", directory / "server.pem", directory / "server-key.pem")
-    pki.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    pki.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pki.server_key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                 serialization.NoEncryption()))
-    return pki
+    return make_test_pki(directory)
 
 
 class Tokens:
@@ -545,8 +512,9 @@ def check_outcomes(report: dict[str, Any], expected_images: int) -> None:
                          f"{len(bad)} not ok:\n{lines}")
 
 
+@functools.cache
 def pool_size() -> int | None:
-    """POOL_SIZE as kubectl_pullsecret/probe.py sets it (read, not imported: the bench stays light)."""
+    """POOL_SIZE as kubectl_pullsecret/probe.py sets it (read once, not imported: the bench stays light)."""
     text = (ROOT / "kubectl_pullsecret" / "probe.py").read_text()
     m = re.search(r"^POOL_SIZE = (\d+)", text, re.M)
     return int(m.group(1)) if m else None
