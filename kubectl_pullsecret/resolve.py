@@ -318,8 +318,16 @@ class SecretState:
     status: str
     obj: Obj | None = None
     config: dockerconfig.DockerConfig | None = None
-    problem: str = ""  # one safe sentence for wrong-type / malformed / unavailable
+    # wrong-type / malformed / unavailable: what is wrong, one safe phrase ("is of type
+    # Opaque"), and (wrong-type) what the kubelet does about it.
+    cause: str = ""
+    effect: str = ""
     data_key: str | None = None
+
+    @property
+    def problem(self) -> str:
+        """The cause and its effect, one safe sentence."""
+        return f"{self.cause}; {self.effect}" if self.effect else self.cause
 
     @property
     def source_name(self) -> str:
@@ -333,6 +341,9 @@ class SecretState:
     def unknown(self) -> bool:
         """The input does not tell what the secret holds (offline dumps)."""
         return self.status in ("unavailable", "absent-from-input")
+
+
+_IGNORED = "the kubelet silently ignores it"
 
 
 def read_secret(snapshot: Snapshot, namespace: str, name: str) -> SecretState:
@@ -350,32 +361,31 @@ def read_secret(snapshot: Snapshot, namespace: str, name: str) -> SecretState:
         held = sorted(keys & set(dockerconfig.TYPE_FOR_KEY))
         hint = (f"; it holds a {held[0]} key, so it must be re-created with type {dockerconfig.TYPE_FOR_KEY[held[0]]}"
                 if held else "")
-        return SecretState(namespace, name, "wrong-type", obj, problem=(
-            f"is of type {stype}; the kubelet only reads {DOCKERCONFIGJSON} and {DOCKERCFG} "
-            f"secrets and silently ignores this one{hint}"))
+        return SecretState(namespace, name, "wrong-type", obj, cause=f"is of type {stype}", effect=(
+            f"the kubelet only reads {DOCKERCONFIGJSON} and {DOCKERCFG} secrets and silently ignores this one{hint}"))
     key = dockerconfig.KEY_FOR_FORMAT[fmt]
     if key not in keys:
         other = sorted((keys & set(dockerconfig.TYPE_FOR_KEY)) - {key})
         if not keys and snapshot.offline:
-            return SecretState(namespace, name, "unavailable", obj, problem="has no data in the input", data_key=key)
+            return SecretState(namespace, name, "unavailable", obj, cause="has no data in the input", data_key=key)
         detail = (f"but its data key is {other[0]} (type and key must agree)" if other
                   else f"but has no {key} key")
-        return SecretState(namespace, name, "wrong-type", obj, data_key=key, problem=(
-            f"is of type {stype} {detail}; the kubelet silently ignores it"))
+        return SecretState(namespace, name, "wrong-type", obj, data_key=key, cause=f"is of type {stype} {detail}",
+                           effect=_IGNORED)
     raw = secret_value(obj, key)
     if raw is None:
         if snapshot.offline:
             return SecretState(namespace, name, "unavailable", obj, data_key=key,
-                               problem=f"has no readable {key} value in the input (absent, empty or redacted)")
+                               cause=f"has no readable {key} value in the input (absent, empty or redacted)")
         return SecretState(namespace, name, "wrong-type", obj, data_key=key,
-                           problem=f"has an empty {key} value; the kubelet silently ignores it")
+                           cause=f"has an empty {key} value", effect=_IGNORED)
     config = dockerconfig.parse(raw, fmt, where="")
     if config.all_errors():
         return SecretState(namespace, name, "malformed", obj, config, data_key=key,
-                           problem="; ".join(config.all_errors()))
+                           cause="; ".join(config.all_errors()))
     if config.shape_error:
         return SecretState(namespace, name, "wrong-type", obj, config, data_key=key,
-                           problem=f"{key} {config.shape_error}")
+                           cause=f"{key} {config.shape_error}")
     return SecretState(namespace, name, "ok", obj, config, data_key=key)
 
 

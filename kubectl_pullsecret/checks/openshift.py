@@ -290,13 +290,13 @@ def _global_problem(state: SecretState) -> tuple[str, str] | None:
         return "does not exist", "create"
     stype = str((state.obj or {}).get("type") or "Opaque")
     if state.status == "malformed":
-        return f"does not decode: {state.problem}", "replace"
+        return f"does not decode: {state.cause}", "replace"
     if state.status == "wrong-type":
         if stype != DOCKERCONFIGJSON:
             return f"is of type {stype}; it must be {DOCKERCONFIGJSON} with a .dockerconfigjson key", "recreate"
         if state.config is not None and state.config.shape_error:
             return f"lacks auths: its .dockerconfigjson {state.config.shape_error}", "merge"
-        return state.problem.split("; the kubelet")[0], "replace"
+        return state.cause, "replace"
     if state.config is not None and not state.config.entries:
         return "has an empty `auths` map", "merge"
     return None

@@ -345,6 +345,10 @@ def test_access_questions_for_image_subjects() -> None:
     pytest.param([secret("pull-secret", type="Opaque", data={".dockerconfigjson": b64(json.dumps(
         {"auths": GOOD_GLOBAL}))}, ns="openshift-config")],
         "is of type Opaque; it must be kubernetes.io/dockerconfigjson", "recreate", id="wrong-type"),
+    # The type is right, the key is not: the cause alone, without what the kubelet does about it.
+    pytest.param([secret("pull-secret", data={".dockercfg": b64(json.dumps(GOOD_GLOBAL))}, ns="openshift-config")],
+                 "is of type kubernetes.io/dockerconfigjson but its data key is .dockercfg (type and key must "
+                 "agree). The Machine Config Operator", "replace", id="wrong-key"),
     pytest.param([raw_secret("pull-secret", ".dockerconfigjson", "{not json", ns="openshift-config")],
                  "does not decode: not valid JSON", "replace", id="malformed-json"),
     pytest.param([raw_secret("pull-secret", ".dockerconfigjson", json.dumps(
