@@ -70,22 +70,23 @@ class Snapshot:
     # None when the review itself could not be made.
     denied: tuple[Denied, ...] = ()
     access: Mapping[tuple[str, str, str], bool | None] = field(default_factory=dict)
-    _index: dict[tuple[str, str, str], Obj] = field(default_factory=dict, repr=False, compare=False)
+    # (kind, namespace, name) -> object; built from `objects`, never passed in (so a
+    # `dataclasses.replace` copy gets its own).
+    _index: dict[tuple[str, str, str], Obj] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        index: dict[tuple[str, str, str], Obj] = {}
         for kind, items in self.objects.items():
             for obj in items:
                 meta = obj.get("metadata") or {}
-                self._index[(kind, meta.get("namespace") or "", meta.get("name") or "")] = obj
+                index[(kind, meta.get("namespace") or "", meta.get("name") or "")] = obj
+        object.__setattr__(self, "_index", index)
 
     def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
         return self._index.get((kind, namespace or "", name))
 
-    def of(self, kind: str, namespace: str | None = None) -> list[Obj]:
-        items = self.objects.get(kind, ())
-        if namespace is None:
-            return list(items)
-        return [o for o in items if (o.get("metadata") or {}).get("namespace") == namespace]
+    def of(self, kind: str) -> list[Obj]:
+        return list(self.objects.get(kind, ()))
 
     def covers(self, kind: str, namespace: str) -> bool:
         """Is the list of `kind` in `namespace` complete in this snapshot?"""

@@ -537,3 +537,20 @@ def test_openshift_detected_from_loaded_must_gather(repo_root: Path):
     snap = load_files([str(repo_root / "examples" / "must-gather")])
     assert snap.openshift is True
     assert snap.warnings == ()
+
+
+def test_a_replaced_snapshot_indexes_its_own_objects() -> None:
+    """dataclasses.replace (live.with_access adds the access answers so) builds a new index:
+    the copy's objects never show up in the original, nor the other way round."""
+    import dataclasses
+
+    def secret(name: str) -> dict[str, object]:
+        return {"kind": "Secret", "metadata": {"name": name, "namespace": "a"}}
+
+    first = Snapshot(objects={"Secret": (secret("one"),)})
+    second = dataclasses.replace(first, objects={"Secret": (secret("two"),)}, access={("a", "default", "b"): True})
+    assert first.get("Secret", "a", "one") is not None and first.get("Secret", "a", "two") is None
+    assert second.get("Secret", "a", "two") is not None and second.get("Secret", "a", "one") is None
+    same = dataclasses.replace(first, access={("a", "default", "b"): True})
+    assert same.get("Secret", "a", "one") is first.get("Secret", "a", "one")
+    assert same == dataclasses.replace(first, access={("a", "default", "b"): True})
