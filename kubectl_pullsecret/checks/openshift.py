@@ -219,20 +219,14 @@ def _asks(res: Resolution, internal: frozenset[str], snapshot: Snapshot | None) 
     return ns, s.sa_name, project
 
 
-def access_questions(source: Context | Iterable[Resolution], internal_registries: Iterable[str],
+def access_questions(resolutions: Iterable[Resolution], internal_registries: Iterable[str],
                      snapshot: Snapshot | None = None) -> set[tuple[str, str, str]]:
     """(service-account namespace, service-account name, image project) triples that need
     a SubjectAccessReview (`get imagestreams/layers` in group image.openshift.io, in the
     project): one per pod or template container whose image is on an internal registry
     host, same-namespace images included (a namespace whose system:image-pullers binding
-    was deleted fails too). `--image` subjects are left out when `snapshot` (taken from
-    a Context) shows their service account does not exist. The caller decides whether
-    the cluster is OpenShift."""
-    if isinstance(source, Context):
-        snapshot = snapshot or source.snapshot
-        resolutions: Iterable[Resolution] = source.resolutions
-    else:
-        resolutions = source
+    was deleted fails too). `--image` subjects are left out when `snapshot` shows their
+    service account does not exist. The caller decides whether the cluster is OpenShift."""
     internal = frozenset(internal_registries)
     return {ask for res in resolutions if (ask := _asks(res, internal, snapshot)) is not None}
 

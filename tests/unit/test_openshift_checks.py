@@ -324,16 +324,17 @@ def test_access_questions() -> None:
     ctx = context(objs)
     expected = {(NS, "default", "shared"), (NS, "default", NS), (NS, "builder", "tools")}
     assert openshift.access_questions(ctx.resolutions, ctx.internal_registries) == expected
-    assert openshift.access_questions(ctx, ctx.internal_registries) == expected
+    assert openshift.access_questions(ctx.resolutions, ctx.internal_registries, ctx.snapshot) == expected
     assert openshift.access_questions(ctx.resolutions, ["other.registry:5000"]) == set()
 
 
 def test_access_questions_for_image_subjects() -> None:
     image = f"{INTERNAL}/shared/base:1"
     with_sa = context([openshift_namespace(), sa("builder")], images=[image], image_sa="builder")
-    assert openshift.access_questions(with_sa, with_sa.internal_registries) == {(NS, "builder", "shared")}
+    assert openshift.access_questions(with_sa.resolutions, with_sa.internal_registries,
+                                       with_sa.snapshot) == {(NS, "builder", "shared")}
     without = context([openshift_namespace(), sa()], images=[image], image_sa="ghost")
-    assert openshift.access_questions(without, without.internal_registries) == set()
+    assert openshift.access_questions(without.resolutions, without.internal_registries, without.snapshot) == set()
     # From resolutions alone the SA cannot be looked up: asked anyway.
     assert openshift.access_questions(without.resolutions, without.internal_registries) == {(NS, "ghost", "shared")}
 
