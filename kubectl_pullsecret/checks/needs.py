@@ -59,7 +59,7 @@ def users_of(kind: str, selected: Iterable[str]) -> list[str]:
         elif kind == "Secret":
             hit = check_id not in CLUSTER_LEVEL and check_id not in NO_CREDENTIALS
         elif kind == GLOBAL_PULL_SECRET:
-            hit = (check_id not in NO_CREDENTIALS and check_id != "global-pull-secret-rollout-pending")
+            hit = check_id not in NO_CREDENTIALS
         elif kind == IMAGE_CONFIG:
             hit = check_id in IMAGE_CONFIG_USERS
         else:
