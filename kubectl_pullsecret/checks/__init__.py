@@ -50,7 +50,7 @@ Scope = Callable[[Context], Iterable[tuple[ObjectRef, str | None]]]
 
 
 def _containers(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:
-    return [(r.subject.ref, r.container.name or None) for r in ctx.resolutions]
+    return _of(ctx.resolutions)
 
 
 def _subjects(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:
