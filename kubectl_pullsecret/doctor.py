@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
 from kubectl_pullsecret import checks, live, reference
-from kubectl_pullsecret.checks import needs, openshift
+from kubectl_pullsecret.checks import credentials, needs, openshift
 from kubectl_pullsecret.checks.base import Context, internal_registries
 from kubectl_pullsecret.errors import UsageError
 from kubectl_pullsecret.findings import ImageReport, Report
@@ -85,7 +85,7 @@ def _remark(res: Resolution) -> str | None:
         return "invalid reference"
     if res.keyring_error:
         return "pull fails: malformed pull secret"
-    unknown = [s.name for s in res.secrets if s.unknown]
+    unknown = credentials.unknown_secrets(res)
     if not res.credentials and unknown:
         return f"unknown: {', '.join(unknown)} not in the input"
     return None

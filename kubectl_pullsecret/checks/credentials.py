@@ -29,7 +29,8 @@ DOCKER_HUB_LOOKALIKES = frozenset({
 })
 
 
-def _unknown_secrets(res: Resolution) -> list[str]:
+def unknown_secrets(res: Resolution) -> list[str]:
+    """The container's pull secrets whose content the input does not tell."""
     return [s.name for s in res.secrets if s.unknown]
 
 
@@ -100,7 +101,7 @@ def check_no_match(ctx: Context) -> Iterator[Finding]:
 
     for res in ctx.resolutions:
         ref = res.reference
-        if ref is None or res.keyring_error or not _anonymous(res) or ref.is_docker_hub or _unknown_secrets(res):
+        if ref is None or res.keyring_error or not _anonymous(res) or ref.is_docker_hub or unknown_secrets(res):
             continue
         if source_never_contacted(ctx, res):
             continue  # only mirrors are contacted: mirror-credential-missing judges their credentials
@@ -215,7 +216,7 @@ def check_dockerhub_anonymous(ctx: Context) -> Iterator[Finding]:
     """A Docker Hub image is pulled without credentials (rate limits, private repositories fail)."""
     for res in ctx.resolutions:
         ref = res.reference
-        if ref is None or not ref.is_docker_hub or res.keyring_error or not _anonymous(res) or _unknown_secrets(res):
+        if ref is None or not ref.is_docker_hub or res.keyring_error or not _anonymous(res) or unknown_secrets(res):
             continue
         msg = (f"{ref.name} comes from Docker Hub and no credential matches it, so it is pulled anonymously: "
                "Docker Hub rate-limits anonymous pulls per source IP (shared by every pod on the node) and "
