@@ -21,9 +21,7 @@ from kubectl_pullsecret.snapshot import OPENSHIFT_CLUSTER_KINDS, Denied, Obj, Sn
 log = logging.getLogger(__name__)
 
 OPENSHIFT_ONLY = frozenset({"DeploymentConfig", *OPENSHIFT_CLUSTER_KINDS, needs.GLOBAL_PULL_SECRET, needs.SAR})
-# Named cluster objects the checks read (OpenShift's singletons).
-SINGLETONS = {"Image": "cluster", "ClusterVersion": "version", "ClusterOperator": "image-registry"}
-LISTED = tuple(k for k in OPENSHIFT_CLUSTER_KINDS if k not in SINGLETONS)
+LISTED = tuple(k for k in OPENSHIFT_CLUSTER_KINDS if k not in needs.SINGLETONS)
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,7 @@ def plan_reads(scope: Scope, selected: Iterable[str], openshift: bool) -> list[R
             reads.append(Read("Event", ns, field_selector="involvedObject.kind=Pod"))
     if needs.GLOBAL_PULL_SECRET in wanted and not _lists_secrets_of(where, GLOBAL_PULL_SECRET[0]):
         reads.append(Read("Secret", GLOBAL_PULL_SECRET[0], GLOBAL_PULL_SECRET[1]))
-    for kind, name in SINGLETONS.items():
+    for kind, name in needs.SINGLETONS.items():
         if kind in wanted:
             reads.append(Read(kind, None, name))
     reads.extend(Read(kind, None) for kind in LISTED if kind in wanted)

@@ -15,6 +15,8 @@ CORE = ("Pod", "ServiceAccount", "Secret")
 GLOBAL_PULL_SECRET = "Secret:openshift-config/pull-secret"  # a named read, not a kind
 IMAGE_CONFIG = "Image"
 SAR = "SubjectAccessReview"  # not a read: a review per (service account, project)
+# OpenShift's singletons: the one object of each kind the checks read, by name.
+SINGLETONS = {"Image": "cluster", "ClusterVersion": "version", "ClusterOperator": "image-registry"}
 
 # check id -> what it reads besides the core kinds (OpenShift-only kinds are read only
 # when discovery finds OpenShift).

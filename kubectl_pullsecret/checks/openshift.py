@@ -35,6 +35,7 @@ from typing import Any
 
 from kubectl_pullsecret import keyring, reference
 from kubectl_pullsecret.checks.base import REGISTRY, Context, finding, for_container, q
+from kubectl_pullsecret.checks.needs import SINGLETONS
 from kubectl_pullsecret.checks.registry import update_credential_fix
 from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
 from kubectl_pullsecret.probe_model import TELEMETRY_HOSTS
@@ -76,13 +77,22 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def _singleton(snapshot: Snapshot, kind: str) -> Obj | None:
+    return snapshot.get(kind, None, SINGLETONS[kind])
+
+
 def image_config(snapshot: Snapshot) -> Obj | None:
     """image.config.openshift.io/cluster (cluster-scoped, always named `cluster`)."""
-    return snapshot.get("Image", None, "cluster")
+    return _singleton(snapshot, "Image")
 
 
 def _cluster_version(snapshot: Snapshot) -> Obj | None:
-    return snapshot.get("ClusterVersion", None, "version")
+    return _singleton(snapshot, "ClusterVersion")
+
+
+def _registry_operator(snapshot: Snapshot) -> Obj | None:
+    """The image-registry ClusterOperator."""
+    return _singleton(snapshot, "ClusterOperator")
 
 
 # --- probe trust -----------------------------------------------------------------
@@ -135,7 +145,7 @@ def _registry_off(snapshot: Snapshot) -> tuple[str, str] | None:
             not isinstance(known, list) or "ImageRegistry" in known):
         return "capability", ("the ImageRegistry capability is disabled (clusterversion "
                               "status.capabilities.enabledCapabilities)")
-    operator = snapshot.get("ClusterOperator", None, "image-registry")
+    operator = _registry_operator(snapshot)
     for cond in _dig(operator, "status", "conditions") or []:
         if not isinstance(cond, dict):
             continue
@@ -150,7 +160,7 @@ def registry_state_known(snapshot: Snapshot) -> bool:
     """The input shows whether the internal registry is on (ClusterVersion or the
     image-registry ClusterOperator is in it)."""
     return (_cluster_version(snapshot) is not None
-            or snapshot.get("ClusterOperator", None, "image-registry") is not None)
+            or _registry_operator(snapshot) is not None)
 
 
 def internal_resolutions(ctx: Context) -> list[Resolution]:
