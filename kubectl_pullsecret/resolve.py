@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from kubectl_pullsecret import dockerconfig, keyring, reference
@@ -436,10 +436,14 @@ class Resolver:
     snapshot: Snapshot
     node: NodeCredentials
     _secrets: dict[tuple[str, str], SecretState] = field(default_factory=dict)
-    _node_keyring: keyring.Keyring | None = None
     _keyrings: dict[tuple[str, tuple[str, ...]], tuple[
         tuple[SecretState, ...], tuple[keyring.Source, ...], keyring.Keyring,
         dict[str, tuple[keyring.Credential, ...]]]] = field(default_factory=dict)
+
+    @cached_property
+    def node_keyring(self) -> keyring.Keyring:
+        """The nodes' keyring, built once for every lookup."""
+        return keyring.Keyring(self.node.sources)
 
     def secret(self, namespace: str, name: str) -> SecretState:
         key = (namespace, name)
@@ -458,15 +462,13 @@ class Resolver:
             self._keyrings[key] = (states, pod_sources, keyring.Keyring(pod_sources), {})
         states, pod_sources, pod_keyring, lookups = self._keyrings[key]
         keyring_error = any(s.status == "malformed" for s in states)
-        if self._node_keyring is None:
-            self._node_keyring = keyring.Keyring(self.node.sources)
         out: list[Resolution] = []
         for c in subject.containers:
             ref, err = _parse_image(c.image)
             creds: tuple[keyring.Credential, ...] = ()
             if ref is not None and not keyring_error:
                 if ref.name not in lookups:
-                    lookups[ref.name] = tuple(keyring.union_lookup([pod_keyring, self._node_keyring], ref.name))
+                    lookups[ref.name] = tuple(keyring.union_lookup([pod_keyring, self.node_keyring], ref.name))
                 creds = lookups[ref.name]
             out.append(Resolution(subject, c, ref, err, states, creds, keyring_error, pod_sources))
         return out

@@ -547,7 +547,7 @@ def _mirror_credential_gap(ctx: Context, res: Resolution, mirror: str, mirrored:
     if found.entry is not None:
         reason = found.entry.cimage.error or found.entry.cimage.note or "it yields no credential"
         return f"its entry {found.entry.key!r} gives containers/image no credential ({reason})"
-    kubelet = keyring.Keyring(ctx.node.sources).lookup(mirrored)
+    kubelet = ctx.resolver.node_keyring.lookup(mirrored)
     if kubelet:
         return (f"only entry {kubelet[0].entry.key!r} matches it, under kubelet rules; containers/image (CRI-O) "
                 "does not expand wildcards or path prefixes that way")
