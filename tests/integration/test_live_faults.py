@@ -214,11 +214,12 @@ def test_request_timeout_exits_3(scenarios: dict[str, Scenario]) -> None:
 
 def test_request_timeout_gives_up_within_a_few_seconds(scenarios: dict[str, Scenario]) -> None:
     """--request-timeout bounds the request: one timeout is the end (no retries with backoff).
-    Measured against the baseline run, which started at the same moment on the same machine."""
+    Measured against the baseline run, which started at the same moment on the same machine
+    (the server holds the pod list 5 s: waiting it out would take baseline + 5 s). No absolute
+    bound: eleven runs start at once, and on a loaded machine the baseline alone took 6 s."""
     run, baseline = scenarios["timeout"].run, scenarios["baseline"].run
     assert run.code == 3
     assert run.elapsed < baseline.elapsed + 2.0, (run.elapsed, baseline.elapsed)
-    assert run.elapsed < 8.0, run.elapsed
     assert scenarios["timeout"].statuses() in ([], [200])  # asked once (logged when the server gave up waiting)
 
 
