@@ -572,6 +572,8 @@ def load(cluster: Cluster, reads: Sequence[Read], then: Callable[[Obj], Iterable
         else:
             got = cluster.get(read.kind, read.namespace, read.name)
         follow: list[Read] = []
+        if isinstance(got, Denied) and read.primary and got.status == 400 and read.label_selector:
+            raise UsageError(f"-l {read.label_selector!r}: the API server rejected it: {got.reason}")
         if isinstance(got, Denied) and read.primary and got.status != 403:
             # The subjects themselves failed to load (not a refusal): nothing to diagnose.
             raise cluster.failure(got)

@@ -221,6 +221,18 @@ def test_label_selector_applies_to_pods_only(tmp_path: Path) -> None:
     assert all("labelSelector" not in q for kind, q in lists.items() if kind != "pods")
 
 
+def test_a_label_selector_the_server_rejects_is_a_usage_error(tmp_path: Path) -> None:
+    """The API server is the judge of -l (it knows operators the offline parser does not):
+    its 400 is exit 2 with one line, as offline, not "cannot read pods" (exit 3)."""
+    with fake_kube(openshift=False) as api:
+        api.add_all([namespace("a"), service_account("default", "a"), pod("web-0", "a", "quay.io/acme/web:1")])
+        kc = api.kubeconfig(tmp_path / "kc")
+        result = doctor_in_process("-n", "a", "-l", "app in (", "--no-probe", kubeconfig=kc)
+    assert result.code == 2, result
+    assert result.err.startswith("error: -l 'app in (': the API server rejected it") and result.err.count("\n") == 1
+    assert result.out == ""
+
+
 def test_a_kind_the_cluster_does_not_serve_is_no_permission_problem(tmp_path: Path) -> None:
     """ImageContentSourcePolicy gone (404 on the list, as on a cluster without the API): silently
     absent; the other mirror sets still count."""
