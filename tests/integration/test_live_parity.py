@@ -118,9 +118,11 @@ def test_openshift_project_with_a_global_pull_secret_on_both_sides(kube: FakeKub
     want = doctor("-f", EXAMPLES / "openshift-project", "-f", extra, "-n", "payments", "--no-probe", "-o", "json")
     assert canonical(got.findings) == canonical(want.findings)
     assert got.report["images"] == want.report["images"]
-    # The global pull secret feeds the node credentials on both sides.
-    assert any(c["source"] == "global" for i in got.report["images"] for c in i["credentials"]) or all(
-        "global (" in f["message"] for f in got.of("no-matching-credential"))
+    # The global pull secret feeds the node credentials: every search names its entries.
+    searched = got.of("no-matching-credential")
+    assert len(searched) == 4
+    assert all("global (cloud.openshift.com, quay.io, registry.connect.redhat.com, registry.redhat.io)"
+               in f["message"] for f in searched), searched
     assert not got.of("global-pull-secret-invalid")
 
 
