@@ -73,9 +73,10 @@ class _Fail(Exception):
     """A classified failure inside the flow; becomes a Result."""
 
     def __init__(self, outcome: str, detail: str, status: int | None = None,
-                 rate_limit: Mapping[str, Any] | None = None) -> None:
+                 rate_limit: Mapping[str, Any] | None = None, error: str | None = None) -> None:
         super().__init__(detail)
         self.outcome, self.detail, self.status, self.rate_limit = outcome, detail, status, rate_limit
+        self.error = error  # the transport error's class (ConnectionError, SSLError, ...) when there was one
 
 
 @dataclass(frozen=True)
@@ -209,10 +210,10 @@ def _network_failure(exc: Exception, url: str, timeout: float) -> _Fail:
 
 def _timed_out(host: str, url: str, timeout: float, answered: bool) -> _Fail:
     if answered:
-        return _Fail("unreachable", f"{host} did not send a complete answer within {timeout:g}s")
+        return _Fail("unreachable", f"{host} did not send a complete answer within {timeout:g}s", error="Timeout")
     hint = (" (a plain-http registry on an https request does that: declare it with --insecure-registry)"
             if url.startswith("https://") else "")
-    return _Fail("unreachable", f"{host} did not answer within {timeout:g}s{hint}")
+    return _Fail("unreachable", f"{host} did not answer within {timeout:g}s{hint}", error="Timeout")
 
 
 def _rate_limit(headers: Mapping[str, str]) -> dict[str, Any] | None:
@@ -320,7 +321,7 @@ class Client:
         self._tokens = Memo()
         self._dns = Memo()
         self._count_lock = threading.Lock()
-        self.request_count = 0  # every HTTP request of the run (redirect hops included)
+        self.request_count = 0  # every HTTP request of the run (redirect hops and failed attempts included)
         self._contexts: dict[bool, ssl.SSLContext] = {}
         self._context_lock = threading.Lock()
         # Unverified TLS is what --insecure-registry asks for: no urllib3 warning per request.
@@ -408,12 +409,36 @@ class Client:
         worker.start()
         worker.join(self.settings.timeout)
         if not box:
-            return _Fail("unreachable", f"the DNS lookup of {hostname} did not answer within {self.settings.timeout:g}s")
+            return _Fail("unreachable", f"the DNS lookup of {hostname} did not answer within {self.settings.timeout:g}s",
+                         error="Timeout")
         if isinstance(box[0], socket.gaierror):
-            return _Fail("unreachable", f"cannot resolve {hostname} (DNS)")
+            return _Fail("unreachable", f"cannot resolve {hostname} (DNS)", error="gaierror")
         return None  # resolved (or an error the connection itself will report)
 
     def _send_once(self, method: str, url: str, headers: Mapping[str, str], data: Mapping[str, str] | None) -> Response:
+        """One HTTP request, no redirect followed. Every attempt is counted and logged at
+        DEBUG (method, URL without its query, status or error, time), answered or not:
+        a DNS, connect, TLS or timeout failure too, and the https try before a plain-http
+        fallback."""
+        with self._count_lock:
+            self.request_count += 1
+        started = time.perf_counter()
+        shown = url.split("?", 1)[0]
+        try:
+            resp = self._exchange(method, url, headers, data)
+        except _Fail as fail:
+            log.debug("HTTP %s %s -> %s: %s (%.0f ms)", method, shown, fail.error or fail.outcome, fail.detail,
+                      (time.perf_counter() - started) * 1000)
+            raise
+        except Exception as exc:
+            log.debug("HTTP %s %s -> %s (%.0f ms)", method, shown, type(exc).__name__,
+                      (time.perf_counter() - started) * 1000)
+            raise
+        log.debug("HTTP %s %s -> %d (%.0f ms)", method, shown, resp.status, (time.perf_counter() - started) * 1000)
+        return resp
+
+    def _exchange(self, method: str, url: str, headers: Mapping[str, str], data: Mapping[str, str] | None) -> Response:
+        """The request itself, under its deadline: a Response, or a classified _Fail."""
         host = _host_of(url)
         insecure = self.insecure(host)
         timeout = self.settings.timeout
@@ -433,9 +458,6 @@ class Client:
         timer = threading.Timer(timeout, expire)
         timer.daemon = True
         _tracking.holder = holder
-        started = time.perf_counter()
-        with self._count_lock:
-            self.request_count += 1
         timer.start()
         try:
             resp = self._session(insecure).request(
@@ -456,17 +478,18 @@ class Client:
             if fired.is_set():
                 raise _timed_out(host, url, timeout, answered="resp" in locals()) from None
             if isinstance(exc, requests.exceptions.RequestException):
-                raise _network_failure(exc, url, timeout) from None
+                fail = _network_failure(exc, url, timeout)
+                fail.error = type(exc).__name__
+                raise fail from None
             if isinstance(exc, urllib3.exceptions.HTTPError | OSError | ValueError):
-                raise _Fail("unreachable", f"{host} sent a broken HTTP answer ({type(exc).__name__})") from None
+                raise _Fail("unreachable", f"{host} sent a broken HTTP answer ({type(exc).__name__})",
+                            error=type(exc).__name__) from None
             raise
         finally:
             timer.cancel()
             _tracking.holder = None
         if fired.is_set():
             raise _timed_out(host, url, timeout, answered=True)
-        elapsed = (time.perf_counter() - started) * 1000
-        log.debug("HTTP %s %s -> %d (%.0f ms)", method, url.split("?", 1)[0], resp.status_code, elapsed)
         return Response(resp.status_code, resp.headers, www_authenticate, bytes(body))
 
     def send(self, method: str, url: str, headers: Mapping[str, str] | None = None,
@@ -538,8 +561,9 @@ class Client:
             return _Ping(base, None, _Fail("rate-limited", f"{host} is rate-limiting requests (HTTP 429)", 429,
                                                   rate_limit=_rate_limit(resp.headers)))
         if resp.status == 404:
-            return _Ping(base, None, _Fail("not-a-registry", f"{host} has no registry API (/v2/ answered 404)",
-                                                  404))
+            kind = resp.headers.get("content-type", "no content type").split(";")[0]
+            return _Ping(base, None, _Fail("not-a-registry", f"{host} answers HTTP but not the registry API: GET /v2/ "
+                                                  f"returned 404 ({_one_line(kind, 40)})", 404))
         if resp.status >= 500:
             return _Ping(base, None, _Fail("unreachable", f"{host} answered /v2/ with a server error "
                                                   f"(HTTP {resp.status})", resp.status))
@@ -548,8 +572,9 @@ class Client:
             if not api.startswith("registry/2") and not _json_object(resp.body):
                 kind = resp.headers.get("content-type", "no content type").split(";")[0]
                 return _Ping(base, None, _Fail(
-                    "not-a-registry", f"{host} answered /v2/ with HTTP {resp.status} ({_one_line(kind, 40)}), "
-                    "not the registry API", resp.status))
+                    "not-a-registry", f"{host} answers HTTP but not the registry API: GET /v2/ returned "
+                    f"{resp.status} ({_one_line(kind, 40)}) without a Docker-Distribution-API-Version header or a "
+                    "JSON body", resp.status))
             return _Ping(base, None)
         # Other 4xx: no challenge to follow; the manifest request decides (containerd
         # does not ping at all).

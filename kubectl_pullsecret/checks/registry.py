@@ -180,17 +180,38 @@ def check_image_not_found(ctx: Context) -> Iterator[Finding]:
         yield for_container("image-not-found", Severity.ERROR, res, msg)
 
 
+def _not_a_registry(result: Result, registry: str, named_by: str) -> str:
+    """Probe outcome not-a-registry: what answered in place of the registry API (the
+    detail), and where to look."""
+    if result.stage == "token":
+        return (f"{result.detail}. The token realm of {registry}'s WWW-Authenticate challenge does not answer as a "
+                "token server (a wrong realm URL, or a proxy in front of it?), so no pull can log in")
+    if result.stage == "manifest":
+        return (f"{result.detail}. {registry} answers /v2/ as a registry, but not the manifest request (a proxy in "
+                "front of it?)")
+    return (f"{result.detail}. Something other than a registry answers at {registry} (a web server, proxy or login "
+            f"page?), so the registry API is not reachable there: check the registry host and port in {named_by}")
+
+
 def check_unreachable(ctx: Context) -> Iterator[Finding]:
-    """The registry (or its token server) could not be reached from this machine."""
+    """The registry (or its token server) could not be reached from this machine, or
+    something else answers at its address (probe outcome not-a-registry: the catalogue
+    has no id of its own for it; to the kubelet, too, the registry API is not there)."""
     for res, probe in probed(ctx):
-        if probe.outcome != "unreachable":
+        if probe.outcome == "unreachable":
+            where = "its token server" if probe.final.stage == "token" else probe.registry
+            msg = f"{where} could not be reached: {probe.detail}. {VANTAGE_NOTE}"
+        elif probe.outcome == "not-a-registry":
+            msg = f"{_not_a_registry(probe.final, probe.registry, 'the image reference')}. {VANTAGE_NOTE}"
+        else:
             continue
-        where = "its token server" if probe.final.stage == "token" else probe.registry
-        msg = f"{where} could not be reached: {probe.detail}. {VANTAGE_NOTE}"
         yield for_container("registry-unreachable", Severity.ERROR, res, msg)
     for plan, result in probed_logins(ctx):
         if result.outcome == "unreachable":
             yield _login_finding("registry-unreachable", Severity.ERROR, plan, f": {result.detail}. {VANTAGE_NOTE}")
+        elif result.outcome == "not-a-registry":
+            text = _not_a_registry(result, plan.registry or result.registry, "the entry's key")
+            yield _login_finding("registry-unreachable", Severity.ERROR, plan, f": {text}. {VANTAGE_NOTE}")
 
 
 def tls_fix(ctx: Context, host: str) -> Fix:

@@ -73,15 +73,23 @@ def test_ratelimit_remaining_zero_on_a_successful_answer(pki: Pki, tmp_path: Pat
 
 
 @pytest.mark.parametrize(("reply", "says"), [
-    (Response(404, [("Content-Type", "text/html")], b"<html>nope</html>"), "/v2/ answered 404"),
-    (Response(200, [("Content-Type", "text/html")], b"<html>welcome</html>"), "not the registry API"),
+    (Response(404, [("Content-Type", "text/html")], b"<html>nope</html>"),
+     "answers HTTP but not the registry API: GET /v2/ returned 404 (text/html)"),
+    (Response(200, [("Content-Type", "text/html")], b"<html>welcome</html>"),
+     "answers HTTP but not the registry API: GET /v2/ returned 200 (text/html)"),
     (Response(401, [("WWW-Authenticate", 'Negotiate')]), "no Basic or Bearer challenge"),
 ])
 def test_not_a_registry(pki: Pki, tmp_path: Path, fake_registry: FakeRegistryFactory, reply: Response,
                         says: str) -> None:
+    """Something else answers at the registry's address: a failure, reported as the
+    registry API not being reachable there (registry-unreachable, with what was seen)."""
     fake = fake_registry(reply)
-    p = probe(pki, tmp_path, fake.address).probe()
+    run = probe(pki, tmp_path, fake.address)
+    p = run.probe()
     assert p["outcome"] == "not-a-registry" and says in p["detail"], p
+    [f] = run.checks()["registry-unreachable"]
+    assert f["severity"] == "error" and says in f["message"] and "registry host and port" in f["message"]
+    assert "this machine" in f["message"] and run.code == 1
 
 
 def test_two_www_authenticate_lines_bearer_preferred(pki: Pki, tmp_path: Path, fake_registry: FakeRegistryFactory,
@@ -183,8 +191,12 @@ def test_malformed_token_response(pki: Pki, tmp_path: Path, fake_registry: FakeR
     token_server = fake_registry(Response(200, [("Content-Type", "application/json")], b'{"token": '),
                                  host="127.0.0.3")
     fake = fake_registry(Response(401, [API, bearer_challenge(f"{token_server.url}/token", "svc")]))
-    p = probe(pki, tmp_path, fake.address).probe()
+    run = probe(pki, tmp_path, fake.address)
+    p = run.probe()
     assert p["outcome"] == "not-a-registry" and "without a token" in p["detail"]
+    [f] = run.checks()["registry-unreachable"]
+    assert f["severity"] == "error" and "without a token" in f["message"] and "token realm" in f["message"]
+    assert run.code == 1
 
 
 def bounded(run_probe: Any) -> tuple[Run, float]:

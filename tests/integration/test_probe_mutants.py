@@ -246,6 +246,18 @@ def test_manifest_server_error_is_unreachable(pki: Pki, tmp_path: Path, fake_reg
     assert "failed the manifest request" in f["message"]
 
 
+def test_manifest_answer_outside_the_api_is_reported(pki: Pki, tmp_path: Path,
+                                                    fake_registry: FakeRegistryFactory) -> None:
+    """/v2/ is a registry, the manifest request gets an answer no registry gives."""
+    fake = fake_registry(basic_registry(Response(418, [("Content-Type", "text/plain")], b"teapot")))
+    run = preflight(pki.ca_file, tmp_path, f"{fake.address}/acme/web:1.0", {fake.address: auth(*ALICE)})
+    probe = run.probe()
+    assert probe["outcome"] == "not-a-registry" and probe["httpStatus"] == 418, probe
+    [f] = run.checks()["registry-unreachable"]
+    assert f["severity"] == "error" and "answered a manifest request with HTTP 418" in f["message"]
+    assert "answers /v2/ as a registry" in f["message"] and run.code == 1
+
+
 def test_one_pull_left_is_not_rate_limited(pki: Pki, tmp_path: Path, fake_registry: FakeRegistryFactory) -> None:
     limited = Response(200, [*MANIFEST_OK.headers, ("ratelimit-limit", "100;w=21600"),
                              ("ratelimit-remaining", "1;w=21600")])

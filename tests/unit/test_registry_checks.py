@@ -3,14 +3,17 @@ probe results given as data (the network part is tested in tests/integration).""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from helpers_k8s import NS, pod, snapshot
 
 from kubectl_pullsecret import keyring
 from kubectl_pullsecret.checks import credentials, registry
 from kubectl_pullsecret.checks.base import Context
+from kubectl_pullsecret.dockerconfig import Entry
 from kubectl_pullsecret.findings import Severity
-from kubectl_pullsecret.probe_model import Attempt, ImageProbe, Result
+from kubectl_pullsecret.probe_model import Attempt, ImageProbe, Result, plan_login
 from kubectl_pullsecret.resolve import Resolver, node_credentials, resolve_all, select
 
 
@@ -68,3 +71,31 @@ def test_no_matching_credential_follows_the_anonymous_probe(outcome: str, severi
     ctx = _context("registry.example.com/team/app:1", outcome)
     [g] = credentials.check_no_match(ctx)
     assert g.severity == severity
+
+
+@pytest.mark.parametrize(("stage", "detail", "says"), [
+    ("ping", "registry.example.com answers HTTP but not the registry API: GET /v2/ returned 404 (text/html)",
+     "Something other than a registry answers at registry.example.com"),
+    ("token", "the token server auth.example.com answered 200 without a token (not JSON, or no token/access_token "
+              "field)", "does not answer as a token server"),
+    ("manifest", "registry.example.com answered a manifest request with HTTP 418", "answers /v2/ as a registry"),
+])
+def test_not_a_registry_is_reported_as_unreachable(stage: str, detail: str, says: str) -> None:
+    """Probe outcome not-a-registry has no id of its own: the registry API is not
+    reachable at that address (registry-unreachable), with what answered instead."""
+    ctx = _context("registry.example.com/team/app:1", "ok")
+    [res] = ctx.resolutions
+    result = Result("not-a-registry", "registry.example.com", detail, auth_server="auth.example.com"
+                    if stage == "token" else None, http_status=404, stage=stage)
+    ctx = replace(ctx, image_probes={id(res): ImageProbe((Attempt(None, result),))})
+    [f] = registry.check_unreachable(ctx)
+    assert f.check == "registry-unreachable" and f.severity == Severity.ERROR and f.fix is None
+    assert f.object == res.subject.ref and f.container == res.container.name
+    assert f.message.startswith(detail + ". ") and says in f.message and registry.VANTAGE_NOTE in f.message
+    entry = Entry("registry.example.com", "bob", "s3cret-pass", "", True, False)
+    plan = plan_login("secret/ns/regcred", entry)
+    ctx = replace(ctx, image_probes={}, logins=((plan, result),))
+    [g] = registry.check_unreachable(ctx)
+    assert g.check == "registry-unreachable" and g.severity == Severity.ERROR
+    assert g.object.kind == "Secret" and g.object.name == "regcred"
+    assert g.message.startswith("Entry 'registry.example.com' of secret/ns/regcred (user bob") and detail in g.message
