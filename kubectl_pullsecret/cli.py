@@ -119,7 +119,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                    "credentials (what /var/lib/kubelet/config.json holds)")
     o.add_argument("--image", action="append", default=[], metavar="REF",
                    help="diagnose this image (repeatable) with --authfile and/or the namespace's --sa")
-    o.add_argument("--sa", default="default", metavar="NAME", help="service account for --image (default: default)")
+    o.add_argument("--sa", metavar="NAME", help="service account for --image (default: default; with --authfile, "
+                   "-n or --sa also reads the cluster for its pull secrets)")
     o.add_argument("--checks", type=_csv, metavar="ID,...", help="run only these checks")
     o.add_argument("--skip", type=_csv, default=[], metavar="ID,...", help="skip these checks")
     o.add_argument("--list-checks", action="store_true", help="list check ids, severities and descriptions")

@@ -37,7 +37,7 @@ class Options:
     all_namespaces: bool = False
     selector: str | None = None
     images: Sequence[str] = ()
-    sa: str = "default"
+    sa: str | None = None  # --sa: the service account for --image (None: default)
     authfile: str | None = None
     probe: bool = True
     probe_timeout: float = 10.0
@@ -51,10 +51,12 @@ class Options:
 
     @property
     def live(self) -> bool:
-        """Read the cluster, unless files are given or --image --authfile needs none."""
+        """Read the cluster, unless files are given or --image --authfile needs none (no
+        --kubeconfig/--context, and no -n/--sa asking for a service account's secrets)."""
         if self.files:
             return False
-        return not (self.images and self.authfile and not (self.kubeconfig or self.context))
+        wants_cluster = self.kubeconfig or self.context or self.namespace or self.sa is not None
+        return not (self.images and self.authfile and not wants_cluster)
 
 
 def selected_checks(only: Sequence[str] | None, skip: Sequence[str]) -> list[str]:
@@ -154,7 +156,7 @@ def diagnose(opts: Options, stdin: TextIO | None = None) -> tuple[Report, Scope]
             # Offline, the input is the scope: every namespace in it (files have no
             # kubeconfig context).
             namespaces = None if snapshot.namespaces() else ["default"]
-    scope = select(snapshot, targets, namespaces, opts.selector, opts.images, opts.sa)
+    scope = select(snapshot, targets, namespaces, opts.selector, opts.images, opts.sa or "default")
     node = node_credentials(snapshot, authfile)
     resolver = Resolver(snapshot, node)
     resolutions = tuple(resolve_all(resolver, scope.subjects))

@@ -135,3 +135,21 @@ def test_cluster_flags_with_files_are_a_usage_error(cluster: tuple[FakeKube, Pat
     assert run.code == 2, run
     assert run.out == "" and len(run.err.splitlines()) == 1 and "-f" in run.err
     assert api.requests == []
+
+
+@pytest.mark.parametrize("extra, from_cluster", [([], False), (["--sa", "builder"], True),
+                                                 (["-n", "shop", "--sa", "builder"], True)],
+                         ids=["authfile-only", "sa", "namespace-and-sa"])
+def test_image_with_authfile_reads_the_cluster_only_when_asked(cluster: tuple[FakeKube, Path], api: FakeKube,
+                                                               tmp_path: Path, extra: list[str],
+                                                               from_cluster: bool) -> None:
+    """--image --authfile needs no cluster; -n or --sa ask for a service account's pull secrets,
+    so the current context (KUBECONFIG) is read then, as kubectl would, not silently ignored."""
+    authfile = tmp_path / "config.json"
+    authfile.write_text('{"auths": {"registry.example.com": {"auth": "dTpw"}}}')
+    run = doctor("--image", "ghcr.io/acme/tool:1", "--authfile", authfile, "--no-probe", "-o", "json", *extra,
+                 env={"KUBECONFIG": str(cluster[1])})
+    assert run.code in (0, 1), run
+    sources = {c["source"] for i in run.report["images"] for c in i["credentials"]}
+    assert ("secret/shop/ghcr-creds" in sources) == from_cluster, sources
+    assert bool(api.requests) == from_cluster
