@@ -26,7 +26,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "registry-access-denied": ("error", "probe outcome access-denied"),
     "registry-auth-required": ("error", "probe outcome auth-required"),
     "image-not-found": ("error", "probe outcome manifest-unknown"),
-    "registry-unreachable": ("error", "probe outcome unreachable"),
+    "registry-unreachable": ("error", "probe outcome unreachable, or not-a-registry (something else answers)"),
     "registry-tls-untrusted": ("error", "probe outcome tls-error"),
     "registry-rate-limited": ("warning", "429 or ratelimit-remaining: 0"),
     "delegated-auth-unpaired": ("warning", "token realm on another host and no credential for it"),
