@@ -203,14 +203,12 @@ def _probe(opts: Options, ctx: Context) -> tuple[dict[int, ImageProbe], list[tup
     """Registry probes (the only network step of an offline run): every container's
     credential chain, and a login with every entry of the secrets named as targets."""
     from kubectl_pullsecret import probe as probing
-    from kubectl_pullsecret.registry import Settings
+    from kubectl_pullsecret.registry import probe_settings
 
     # On OpenShift the nodes trust image.config's additionalTrustedCA and treat its
     # insecureRegistries as plain-http/unverified: the probes do the same.
-    cluster_insecure, cluster_ca = openshift.probe_trust(ctx.snapshot)
-    settings = Settings(timeout=opts.probe_timeout,
-                        insecure=frozenset(h.lower() for h in opts.insecure_registries) | cluster_insecure,
-                        ca_file=opts.registry_ca_file, ca_data=cluster_ca)
+    settings = probe_settings(opts.probe_timeout, opts.insecure_registries, opts.registry_ca_file,
+                              openshift.probe_trust(ctx.snapshot))
     prober = probing.Prober(settings)
     started = time.perf_counter()
     plans = {id(res): _plan(ctx, res) for res in ctx.resolutions}

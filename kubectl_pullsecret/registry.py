@@ -28,7 +28,7 @@ import threading
 import time
 import urllib.parse
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -67,6 +67,15 @@ class Settings:
     ca_file: str | None = None  # extra CA bundle, on top of the system's
     ca_data: str = ""  # extra PEM certificates (OpenShift's additionalTrustedCA)
     body_cap: int = BODY_CAP
+
+
+def probe_settings(timeout: float, insecure_registries: Iterable[str], ca_file: str | None,
+                   cluster_trust: tuple[frozenset[str], str] = (frozenset(), "")) -> Settings:
+    """The flags (--probe-timeout, --insecure-registry, --registry-ca-file) plus what the
+    cluster's nodes trust (OpenShift image.config: insecure hosts, additional CA PEMs)."""
+    insecure, ca_data = cluster_trust
+    return Settings(timeout=timeout, insecure=frozenset(h.lower() for h in insecure_registries) | insecure,
+                    ca_file=ca_file, ca_data=ca_data)
 
 
 class _Fail(Exception):

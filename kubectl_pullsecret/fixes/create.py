@@ -368,7 +368,7 @@ def run(session: Session, args: argparse.Namespace) -> FixResult:
 def _verify(session: Session, result: FixResult, source: Source, namespace: str, name: str) -> None:
     from kubectl_pullsecret.fixes.verify import verify
 
-    for login, outcome in verify(session.opts, source.config, f"secret/{namespace}/{name}"):
+    for login, outcome in verify(session, source.config, f"secret/{namespace}/{name}"):
         who = f"{login.entry.key} ({login.entry.who})"
         if outcome is None:
             result.notes.append(f"not verified: {who}: {login.skip or 'not probed'}")

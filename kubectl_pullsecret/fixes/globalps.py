@@ -476,7 +476,7 @@ def _verify(session: Session, result: FixResult, registry: str, username: str, p
         return
     auth = dockerconfig.encode_auth(username, password)
     config = dockerconfig.parse(json.dumps({"auths": {registry: {"auth": auth}}}), "dockerconfigjson")
-    outcomes = verify(session.opts, config, f"secret/{NAMESPACE}/{NAME}")
+    outcomes = verify(session, config, f"secret/{NAMESPACE}/{NAME}")
     for login, answer in outcomes:
         if answer is None:
             result.notes.append(f"the credential for {registry} was not verified: {login.skip or 'not probed'}")

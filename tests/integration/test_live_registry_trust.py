@@ -79,3 +79,31 @@ def test_insecure_registries_skip_verification(registry_env: RegistryEnv, tmp_pa
     spec = {"registrySources": {"insecureRegistries": [registry_env.basic.split(":")[0]]}}
     probe = _probe(registry_env, tmp_path, capsys, spec, None)
     assert probe["outcome"] == "ok", probe
+
+
+@pytest.mark.parametrize("spec, trusted", [({}, False), ({"additionalTrustedCA": {"name": "registry-cas"}}, True)],
+                         ids=["no-cluster-trust", "additional-trusted-ca"])
+def test_fix_create_verifies_with_what_the_nodes_trust(registry_env: RegistryEnv, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str], spec: dict[str, Any],
+                                                       trusted: bool) -> None:
+    """fix create logs in before writing, trusting what doctor's probes (and the nodes) trust:
+    a registry whose CA only image.config's additionalTrustedCA names is verified, not refused."""
+    ca = Path(registry_env.ca_file).read_text()
+    with FakeKube(openshift=True) as api:
+        api.add_all(_objects(registry_env, spec, ca))
+        kc = api.kubeconfig(tmp_path / "kc", namespace=NS)
+        config = tmp_path / "config.json"
+        config.write_text(json.dumps({"auths": {registry_env.basic: {
+            "auth": base64.b64encode(f"{ALICE[0]}:{ALICE[1]}".encode()).decode()}}}))
+        rc = main(["fix", "create", "newcred", "--from-file", str(config), "--kubeconfig", str(kc),
+                   "--probe-timeout", "5", "--backup-dir", str(tmp_path / "backups")])
+        created = api.get_object("Secret", NS, "newcred")
+    out = capsys.readouterr()
+    if trusted:
+        assert rc == 0, out
+        assert f"verified: {registry_env.basic} (user {ALICE[0]}" in out.out
+        assert created is not None
+    else:
+        assert rc == 1, out
+        assert "could not be verified: tls-error" in out.err and "nothing was written" in out.err
+        assert created is None
