@@ -14,6 +14,10 @@ get/list/watch/create/update/patch/delete, selectors, paging, dry-run, reviews, 
         api.fault(method="GET", path=r"/secrets$", status=429, retry_after=1, times=1)
         api.forbid("secrets", namespace="shop")
         api.requests                             # [RequestRecord(method, path, query, user, status, elapsed, ...)]
+        kubelet = api.kubelet()                  # SimKubelet: runs node-probe pods as local processes (kubelet.py)
+        kubelet.add_node("node-a", root=tmp_path / "node-a", labels={...}, taints=[...],
+                         start_delay=0.0, stuck_reason=None)  # stores the Node; hostPath volumes under root
+        kubelet.runs, kubelet.running(), kubelet.log(ns, name), kubelet.stop()
 
 Beyond the brief's API: `get_object` / `list_objects` / `remove` (kind as "Pod", "pods" or "ServiceAccount"),
 `add_standard_roles`, `add_service_account_user(ns, name, token)`, `compact()` (continue tokens and watch
@@ -28,24 +32,31 @@ RoleBinding roleRef immutability and RBAC escalation checks, a "default" Service
 created through the API, generation bumps, status kept out of main-resource writes, optimistic
 concurrency (409), `dryRun=All`, impersonation headers (kubectl --as).
 
+The simulated kubelet (`api.kubelet()`, stopped by `stop()`) runs pods labelled
+app.kubernetes.io/name=pullsecret-node-probe bound to its nodes: volumes (configMap, secret, hostPath, emptyDir)
+materialised in a temp dir, the container's command run with subprocess (python3 -> sys.executable, mount paths
+in arguments rewritten), status Pending -> Running -> Succeeded/Failed written through the store (watchers see
+it), activeDeadlineSeconds, FailedMount events, and GET pods/NAME/log answering the process's output.
+
 Not modelled: controllers (no Deployment -> ReplicaSet -> Pod, no OpenShift dockercfg provisioning),
 garbage collection and namespace termination, field ownership in server-side apply (applied like a
 strategic merge patch), object schemas (no unknown-field rejection; no `kubectl explain`), protobuf
 responses (JSON is always answered; clients accept it), CBOR, gzip, HTTP/2.
 
 Modules: server (HTTP, FakeKube, faults, request log), api (routing and verbs), store (objects and
-resourceVersions), resources (the served types), discovery, openapi, tables, selectors, patch, rbac,
-objects (defaulting/validation/conversion), protobuf, pki. `python -m tests.fakekube --help` runs it in
+resourceVersions), kubelet (the simulated kubelet), resources (the served types), discovery, openapi, tables,
+selectors, patch, rbac, objects (defaulting/validation/conversion), protobuf, pki. `python -m tests.fakekube --help` runs it in
 its own process (see __main__.py).
 """
 
 from __future__ import annotations
 
 from .api import ForbidRule, User
+from .kubelet import SimKubelet
 from .rbac import cluster_role_binding, group, role_binding, service_account, standard_cluster_roles, user
 from .server import ADMIN_TOKEN, ADMIN_USER, FakeKube, FaultRule, RequestRecord, load_objects
 
 __all__ = [
-    "ADMIN_TOKEN", "ADMIN_USER", "FakeKube", "FaultRule", "ForbidRule", "RequestRecord", "User",
+    "ADMIN_TOKEN", "ADMIN_USER", "FakeKube", "FaultRule", "ForbidRule", "RequestRecord", "SimKubelet", "User",
     "cluster_role_binding", "group", "load_objects", "role_binding", "service_account", "standard_cluster_roles", "user",
 ]

@@ -179,6 +179,9 @@ class ApiHandler:
         self.forbid_lock = threading.Lock()
         self.strict_namespaces = False
         self.stopping = threading.Event()
+        #: GET pods/NAME/log, after authorization and the 404 check: a Response (or ApiError), or None for the
+        #: default (an empty 200). Set by the simulated kubelet (kubelet.py) for the pods it runs.
+        self.pod_log: Callable[[Request, Entry], Response | None] | None = None
 
     # -- entry point -----------------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
@@ -775,7 +778,8 @@ class ApiHandler:
             return self._json(200, {"kind": "ImageStreamLayers", "apiVersion": "image.openshift.io/v1",
                                     "metadata": entry.obj["metadata"], "blobs": {}, "images": {}})
         if t.res.plural == "pods" and t.subresource == "log":
-            return Response(200, b"", "text/plain")
+            served = self.pod_log(req, entry) if self.pod_log is not None else None
+            return served if served is not None else Response(200, b"", "text/plain")
         if t.res.plural == "serviceaccounts" and t.subresource == "token":
             body = self._body(req)
             exp = int((body.get("spec") or {}).get("expirationSeconds") or 3600)

@@ -23,6 +23,7 @@ import yaml
 
 from . import objects, rbac
 from .api import ApiError, ApiHandler, ForbidRule, Request, Response, User, status_obj
+from .kubelet import SimKubelet
 from .pki import server_pki
 from .resources import Catalog, Resource
 from .store import Entry, Store, dumps
@@ -298,6 +299,7 @@ class FakeKube:
         self._log: list[RequestRecord] = []
         self._server: _HttpServer | None = None
         self._thread: threading.Thread | None = None
+        self._kubelet: SimKubelet | None = None
         self.add_user(ADMIN_USER, ADMIN_TOKEN, groups=(rbac.MASTERS,))
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -313,6 +315,9 @@ class FakeKube:
         return self
 
     def stop(self) -> None:
+        """Stop serving (and the simulated kubelet, if any: its pods' processes are killed)."""
+        if self._kubelet is not None:
+            self._kubelet.stop()
         if self._server is not None:
             self._api.stopping.set()
             self._server.shutdown()
@@ -326,6 +331,15 @@ class FakeKube:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+    def kubelet(self) -> SimKubelet:
+        """The simulated kubelet (kubelet.py), started if it is not running; one per FakeKube. It runs the
+        node-probe pods bound to the nodes added with `kubelet.add_node(...)`."""
+        with self._lock:
+            if self._kubelet is None:
+                self._kubelet = SimKubelet(self)
+            kubelet = self._kubelet
+        return kubelet.start()
 
     @property
     def port(self) -> int:
