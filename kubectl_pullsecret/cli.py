@@ -92,6 +92,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100: {text!r}")
+    return value
+
+
 def _probe_flags(group: argparse._ArgumentGroup, no_probe: str) -> None:
     """The registry probe flags doctor and every fix share."""
     group.add_argument("--no-probe", action="store_true", help=no_probe)
@@ -126,6 +136,20 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     o.add_argument("--list-checks", action="store_true", help="list check ids, severities and descriptions")
     o.add_argument("--fail-on", choices=["error", "warning", "never"], default="error",
                    help="exit 1 when a finding is at or above this severity (default error)")
+    n = doctor.add_argument_group("node probes (from where the kubelet pulls)")
+    n.add_argument("--from-nodes", action="store_true", help="also probe from short-lived pods on the nodes that "
+                   "run the pods (privileged: host network, the node's config.json and /etc read-only); asks y/N")
+    n.add_argument("--node", action="append", default=[], metavar="NAME", help="probe from this node (repeatable; "
+                   "every image in scope)")
+    n.add_argument("--node-selector", metavar="SELECTOR", help="probe from the nodes with these labels")
+    n.add_argument("--probe-image", metavar="IMAGE", help="image of the probe pods: any with python3 >= 3.11 "
+                   "(default registry.access.redhat.com/ubi9/python-312:latest)")
+    n.add_argument("--probe-namespace", metavar="NS", help="namespace of the probe pods, created and removed if "
+                   "missing (default kubectl-pullsecret-probe)")
+    n.add_argument("--max-parallel", type=_count, metavar="N", help="probe pods at a time (default 4)")
+    n.add_argument("--node-timeout", type=_seconds, metavar="SECONDS", help="per node, pod creation to result, "
+                   "image pull included (default 120)")
+    n.add_argument("--yes", "-y", action="store_true", help="create the probe pods without asking")
     _common(doctor)
 
     version = sub.add_parser("version", help="print the version")
@@ -275,6 +299,7 @@ def _doctor(args: argparse.Namespace) -> int:
         authfile=args.authfile,
         checks=args.checks,
         skip=args.skip,
+        from_nodes=_node_options(args),
         **_cluster_and_probe(args),
     )
     # The cyclic garbage collector rescans every live object on each full collection:
@@ -285,6 +310,8 @@ def _doctor(args: argparse.Namespace) -> int:
         report = doctor.run(opts, sys.stdin)
     finally:
         gc.enable()
+        if opts.from_nodes is not None and opts.from_nodes.progress is not None:
+            sys.stderr.write("\r\033[K")  # the progress line goes
     if args.output in ("json", "yaml"):
         # Machine output stays pure; the human formats carry the notes themselves.
         for note in report.notes:
@@ -297,6 +324,49 @@ def _doctor(args: argparse.Namespace) -> int:
     if args.fail_on == "never":
         return EXIT_OK
     return EXIT_FINDINGS if report.worst() >= Severity.parse(args.fail_on) else EXIT_OK
+
+
+def _node_options(args: argparse.Namespace) -> Any:
+    """--from-nodes and its flags: NodeOptions, or None. Without a terminal to ask on,
+    --yes is required (checked before anything is read)."""
+    given = [flag for flag, value in (("--node", args.node), ("--node-selector", args.node_selector),
+                                      ("--probe-image", args.probe_image), ("--probe-namespace", args.probe_namespace),
+                                      ("--max-parallel", args.max_parallel), ("--node-timeout", args.node_timeout))
+             if value]
+    if not args.from_nodes:
+        if given:
+            raise UsageError(f"{', '.join(given)}: only with --from-nodes")
+        return None
+    if args.node and args.node_selector:
+        raise UsageError("--node and --node-selector: give one or the other")
+    if args.no_probe:
+        raise UsageError("--from-nodes probes registries from the nodes: drop --no-probe")
+    from kubectl_pullsecret import nodes
+
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    if not args.yes and not interactive:
+        raise UsageError("--from-nodes creates privileged probe pods on the nodes: add --yes to confirm (there is "
+                         "no terminal to ask on)")
+
+    def confirm(text: str) -> bool:
+        from kubectl_pullsecret.fixes import prompt
+
+        sys.stderr.write(_scrub(text) + "\n")
+        return prompt.ask(sys.stdin, sys.stderr, "Create them? [y/N] ").strip().lower() in ("y", "yes")
+
+    def say(text: str) -> None:
+        sys.stderr.write(_scrub(text) + "\n")
+
+    def progress(text: str) -> None:
+        sys.stderr.write("\r\033[K" + _scrub(text))
+        sys.stderr.flush()
+
+    return nodes.NodeOptions(
+        nodes=tuple(args.node), node_selector=args.node_selector, image=args.probe_image or nodes.PROBE_IMAGE,
+        namespace=args.probe_namespace or nodes.NAMESPACE, max_parallel=args.max_parallel or nodes.MAX_PARALLEL,
+        node_timeout=args.node_timeout or nodes.NODE_TIMEOUT, probe_timeout=args.probe_timeout,
+        confirm=None if args.yes else confirm, say=say,
+        progress=progress if sys.stderr.isatty() and args.output not in ("json", "yaml") else None)
 
 
 def _fix(args: argparse.Namespace) -> int:

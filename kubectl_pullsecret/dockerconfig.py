@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import re
 from dataclasses import dataclass, field
@@ -42,6 +43,16 @@ TYPE_FOR_KEY: dict[str, str] = {KEY_FOR_FORMAT[f]: t for f, t in TYPE_FOR_FORMAT
 def fingerprint(username: str, password: str) -> str:
     """First 8 hex chars of sha256("username:password"): recognisable, not reversible."""
     return hashlib.sha256(f"{username}:{password}".encode()).hexdigest()[:8]
+
+
+def content_digest(config: DockerConfig, nonce: str) -> str:
+    """A digest of what a credential file gives the kubelet (every entry's key and
+    credential, in a canonical order), keyed with a per-run nonce: two files compare
+    equal when they hold the same credentials however they are formatted, and the
+    digest is worthless outside the run that made it (no offline guessing)."""
+    canonical = json.dumps(sorted([e.key, e.username, e.password, e.identitytoken] for e in config.entries),
+                           separators=(",", ":"))
+    return "hmac-sha256:" + hmac.new(nonce.encode(), canonical.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

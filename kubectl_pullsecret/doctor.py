@@ -14,10 +14,12 @@ from kubectl_pullsecret.checks.base import Context, internal_registries
 from kubectl_pullsecret.errors import UsageError
 from kubectl_pullsecret.findings import ImageReport, Report
 from kubectl_pullsecret.kube import Cluster, ClusterOptions
+from kubectl_pullsecret.nodes import NodeOptions
 from kubectl_pullsecret.probe_model import (
     ChainSpec,
     ImageProbe,
     LoginPlan,
+    NodeRun,
     Result,
     plan_image,
     plan_login,
@@ -48,6 +50,7 @@ class Options:
     kubeconfig: str | None = None
     context: str | None = None
     request_timeout: float | None = None
+    from_nodes: NodeOptions | None = None  # --from-nodes
 
     @property
     def live(self) -> bool:
@@ -93,10 +96,12 @@ def _remark(res: Resolution) -> str | None:
     return None
 
 
-def _image_reports(resolutions: Sequence[Resolution], probes: dict[int, ImageProbe]) -> list[ImageReport]:
+def _image_reports(resolutions: Sequence[Resolution], probes: dict[int, ImageProbe],
+                   node_run: NodeRun | None = None) -> list[ImageReport]:
     """One entry per distinct (image, credential list): pods with other pull secrets
     pulling the same image get their own entry."""
     groups: dict[tuple[Any, ...], tuple[Resolution, list[dict[str, str | None]]]] = {}
+    by_node: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
     for res in resolutions:
         creds = tuple(tuple(sorted(c.to_dict().items())) for c in res.credentials)
         key = (res.container.image, creds)
@@ -105,14 +110,19 @@ def _image_reports(resolutions: Sequence[Resolution], probes: dict[int, ImagePro
         if key not in groups:
             groups[key] = (res, [])
         groups[key][1].append(used)
+        for probe in node_run.probes.get(id(res), ()) if node_run is not None else ():
+            by_node.setdefault(key, {}).setdefault(probe.vantage, probe.to_dict())
     out = []
-    for (image, _), (res, used_by) in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+    for key, (res, used_by) in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        image = key[0]
+        on_nodes = by_node.get(key, {})
         out.append(ImageReport(
             image=image,
             reference=res.reference.to_dict() if res.reference else None,
             used_by=tuple(used_by),
             credentials=tuple(c.to_dict() for c in res.credentials),
             probe=probes[id(res)].to_dict() if id(res) in probes else None,
+            node_probes=tuple(on_nodes[v] for v in sorted(on_nodes)),
             remark=_remark(res),
         ))
     return out
@@ -134,7 +144,11 @@ def diagnose(opts: Options, stdin: TextIO | None = None) -> tuple[Report, Scope]
     authfile = _read_authfile(opts.authfile) if opts.authfile else None
     started = time.perf_counter()
     live_source: live.Live | None = None
+    cluster: Cluster | None = None
     namespaces: list[str] | None
+    if opts.from_nodes is not None and not opts.live:
+        raise UsageError("--from-nodes runs probe pods on the cluster's nodes: it cannot be used with -f, or with "
+                         "--image --authfile alone (add -n NAMESPACE or --context)")
     if opts.live:
         cluster = Cluster.connect(ClusterOptions(opts.kubeconfig, opts.context, opts.request_timeout))
         # SPEC: no -n means the kubeconfig context's namespace, else default.
@@ -178,6 +192,13 @@ def diagnose(opts: Options, stdin: TextIO | None = None) -> tuple[Report, Scope]
         notes.extend(_probe_notes(image_probes, logins))
         # The same memo: the mirror plans the probes looked at are the checks'.
         ctx = replace(ctx, image_probes=image_probes, logins=tuple(logins), memo=ctx.memo)
+    if opts.from_nodes is not None and cluster is not None:
+        from kubectl_pullsecret import nodes
+
+        node_run = nodes.run_nodes(cluster, opts.from_nodes, [r for r in resolutions if _node_wanted(ctx, r)])
+        log.info("node probes: %d node(s), %d API request(s)", len(node_run.results), node_run.requests)
+        notes.extend(node_run.notes)
+        ctx = replace(ctx, nodes=node_run, memo=ctx.memo)
     log.info("%d subject(s), %d container(s), node credentials: %s", len(scope.subjects), len(resolutions),
              node.origin or "none")
     for res in resolutions:
@@ -191,11 +212,12 @@ def diagnose(opts: Options, stdin: TextIO | None = None) -> tuple[Report, Scope]
     return Report(
         findings=tuple(found),
         passed=tuple(passed),
-        images=tuple(_image_reports(resolutions, ctx.image_probes)),
+        images=tuple(_image_reports(resolutions, ctx.image_probes, ctx.nodes)),
         cluster=dict(snapshot.cluster) if snapshot.cluster is not None else None,
         notes=tuple(notes),
         diagnosed=not (live_source is not None and live_source.primary_denied),
         logins=tuple(plan.to_dict(result) for plan, result in ctx.logins),
+        nodes=tuple(r.to_dict() for r in ctx.nodes.results) if ctx.nodes is not None else None,
     ), scope
 
 
@@ -236,6 +258,14 @@ def _plan(ctx: Context, res: Resolution) -> ChainSpec | ImageProbe | None:
         return skipped(res.reference.registry, f"CRI-O pulls it only from mirrors of {plan.source} "
                                                "(NeverContactSource): see mirror-credential-missing")
     return plan_image(res)
+
+
+def _node_wanted(ctx: Context, res: Resolution) -> bool:
+    """Worth probing from a node: the kubelet would contact the registry with credentials
+    doctor knows (cluster-internal addresses included: the nodes reach them)."""
+    if res.reference is None or res.keyring_error or any(s.unknown for s in res.secrets):
+        return False
+    return not openshift.source_never_contacted(ctx, res)
 
 
 def _probe_notes(image_probes: dict[int, ImageProbe], logins: Sequence[tuple[LoginPlan, Result | None]]) -> list[str]:

@@ -79,6 +79,7 @@ class ImageReport:
     used_by: tuple[dict[str, str | None], ...]
     credentials: tuple[dict[str, str], ...]
     probe: dict[str, Any] | None = None
+    node_probes: tuple[dict[str, Any], ...] = ()  # --from-nodes: one per node, vantage node/<name>
     # Why `credentials` is empty when it is not a plain anonymous pull (human formats
     # only: the JSON document stays exactly as SPEC.md shows it).
     remark: str | None = None
@@ -90,6 +91,7 @@ class ImageReport:
             "usedBy": list(self.used_by),
             "credentials": list(self.credentials),
             "probe": self.probe,
+            **({"nodeProbes": list(self.node_probes)} if self.node_probes else {}),
         }
 
 
@@ -102,6 +104,7 @@ class Report:
     diagnosed: bool = True  # False: the subjects themselves could not be read (exit 3)
     notes: tuple[str, ...] = field(default=())  # run notes for stderr (skipped files, ...)
     logins: tuple[dict[str, Any], ...] = field(default=())  # secret/NAME targets: one login probe per entry
+    nodes: tuple[dict[str, Any], ...] | None = None  # --from-nodes: one entry per node (None: not asked for)
 
     def summary(self) -> dict[str, int]:
         counts = {s.label: 0 for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)}
@@ -118,6 +121,7 @@ class Report:
             "findings": [f.to_dict() for f in self.findings],
             "images": [i.to_dict() for i in self.images],
             "logins": list(self.logins),
+            **({"nodes": list(self.nodes)} if self.nodes is not None else {}),
             "summary": self.summary(),
         }
 

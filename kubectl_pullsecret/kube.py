@@ -84,6 +84,7 @@ RESOURCES: dict[str, Resource] = {
     "ConfigMap": Resource("", "v1", "configmaps"),
     "Event": Resource("", "v1", "events"),
     "Namespace": Resource("", "v1", "namespaces", namespaced=False),
+    "Node": Resource("", "v1", "nodes", namespaced=False),
     "Deployment": Resource("apps", "v1", "deployments"),
     "StatefulSet": Resource("apps", "v1", "statefulsets"),
     "DaemonSet": Resource("apps", "v1", "daemonsets"),
@@ -291,6 +292,47 @@ class Cluster:
 
     def _context_note(self) -> str:
         return f" (context {self.context})" if self.context else ""
+
+    def watch(self, kind: str, namespace: str | None, label_selector: str, resource_version: str,
+              timeout: int) -> Iterable[Obj]:
+        """One watch request: its events ({"type", "object"}) as the server sends them,
+        until it ends the stream (after `timeout` seconds at the latest). A refused or
+        failed watch yields one {"type": "ERROR"} event with the server's status."""
+        import urllib3
+
+        res = RESOURCES[kind]
+        query = {"watch": "true", "labelSelector": label_selector, "resourceVersion": resource_version,
+                 "timeoutSeconds": str(timeout), "allowWatchBookmarks": "false"}
+        with self._lock:
+            self.request_count += 1
+        try:
+            method, full, headers, body, _ = self.api.param_serialize(
+                "GET", res.path(namespace), query_params=list(query.items()),
+                header_params={"Accept": "application/json", "User-Agent": "kubectl-pullsecret"},
+                auth_settings=["BearerToken"])
+            response = self.api.call_api(method, full, headers, body, _request_timeout=(10.0, timeout + 10.0))
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            yield {"type": "ERROR", "object": {"code": 0, "message": _transport_problem(exc)}}
+            return
+        raw = response.response
+        try:
+            if response.status != 200:
+                yield {"type": "ERROR", "object": Answer(response.status, response.read() or b"", {}).json()
+                       or {"code": response.status, "message": f"HTTP {response.status}"}}
+                return
+            pending = b""
+            for chunk in raw.stream(65536, decode_content=True):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        event = json.loads(line)
+                        if isinstance(event, dict):
+                            yield event
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            yield {"type": "ERROR", "object": {"code": 0, "message": _transport_problem(exc)}}
+        finally:
+            raw.release_conn()
 
     # -- reads -------------------------------------------------------------------
 

@@ -10,14 +10,15 @@ matched. An entry with no username/password is sent as an empty login (anonymous
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_pullsecret import keyring
 from kubectl_pullsecret.dockerconfig import Entry
-from kubectl_pullsecret.reference import DOCKER_HUB_HOSTS, strip_port
+from kubectl_pullsecret.reference import DOCKER_HUB_HOSTS, Reference, strip_port
 from kubectl_pullsecret.resolve import Resolution
+from kubectl_pullsecret.snapshot import Denied
 
 OUTCOMES = ("ok", "credential-rejected", "access-denied", "manifest-unknown", "auth-required", "unreachable",
             "tls-error", "rate-limited", "not-a-registry", "skipped")
@@ -59,6 +60,35 @@ class Result:
     elapsed_ms: int = 0
 
 
+def result_to_dict(result: Result) -> dict[str, Any]:
+    """A Result as plain JSON (a node probe sends its results back this way)."""
+    return {"outcome": result.outcome, "registry": result.registry, "detail": result.detail,
+            "authServer": result.auth_server, "realm": result.realm, "httpStatus": result.http_status,
+            "digest": result.digest, "stage": result.stage,
+            "rateLimit": dict(result.rate_limit) if result.rate_limit else None, "elapsedMs": result.elapsed_ms}
+
+
+def result_from_dict(doc: Mapping[str, Any]) -> Result:
+    """The inverse of result_to_dict, for a document from a node (checked, never trusted
+    blindly: an unknown outcome is an error, wrong types are dropped)."""
+    outcome = doc.get("outcome")
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown probe outcome {outcome!r}")
+
+    def text(key: str) -> str | None:
+        value = doc.get(key)
+        return value[:2000] if isinstance(value, str) else None
+
+    status = doc.get("httpStatus")
+    elapsed = doc.get("elapsedMs")
+    limits = doc.get("rateLimit")
+    return Result(str(outcome), text("registry") or "", text("detail") or "", auth_server=text("authServer"),
+                  realm=text("realm"), http_status=status if isinstance(status, int) else None,
+                  digest=text("digest"), stage=text("stage") or "ping",
+                  rate_limit=limits if isinstance(limits, dict) else None,
+                  elapsed_ms=elapsed if isinstance(elapsed, int) else 0)
+
+
 def api_host(registry: str) -> str:
     """Where the registry API lives: Docker Hub's is registry-1.docker.io."""
     return DOCKER_HUB_API if registry in DOCKER_HUB_HOSTS else registry
@@ -84,6 +114,9 @@ class ChainSpec:
 class Attempt:
     credential: int | None
     result: Result
+    # A node probe that used a credential of the node's own config.json which is not in
+    # the report's list (the node differs from the global pull secret): (key, fingerprint).
+    node_entry: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +127,9 @@ class ImageProbe:
     when the probe budget ran out)."""
 
     attempts: tuple[Attempt, ...]  # at least one
-    vantage: str = "local"
+    vantage: str = "local"  # or node/<name>
+    # Findings only: the nodes that got this same answer (one finding names them all).
+    nodes: tuple[str, ...] = ()
 
     @property
     def final(self) -> Result:
@@ -130,6 +165,9 @@ class ImageProbe:
             "vantage": self.vantage,
             "detail": self.detail,
         }
+        if self.attempts[-1].node_entry is not None:
+            key, fp = self.attempts[-1].node_entry
+            out["nodeCredential"] = {"key": key, "fingerprint": fp}
         if len(self.attempts) > 1:
             out["attempts"] = [{"credential": a.credential, "outcome": a.result.outcome,
                                 "httpStatus": a.result.http_status, "detail": a.result.detail} for a in self.attempts]
@@ -159,11 +197,15 @@ def plan_image(res: Resolution) -> ChainSpec | ImageProbe | None:
     if cluster_internal(ref.registry):
         return skipped(ref.registry, f"{ref.registry} is a cluster-internal service address, reachable only from "
                                      "the cluster's nodes and pods")
-    # Login -> the index of its first credential; identical logins tried again give the
-    # same answer, so each is probed once. No username/password: the kubelet sends an
-    # empty login (anonymous).
+    return chain_spec(ref, res.credentials)
+
+
+def chain_spec(ref: Reference, credentials: Sequence[keyring.Credential]) -> ChainSpec:
+    """The logins the kubelet sends for `ref`, in order. Login -> the index of its first
+    credential; identical logins tried again give the same answer, so each is probed
+    once. No username/password: the kubelet sends an empty login (anonymous)."""
     logins: dict[Login, int | None] = {}
-    for i, cred in enumerate(res.credentials):
+    for i, cred in enumerate(credentials):
         login = Login(cred.entry.username, cred.entry.password) if cred.entry.has_credentials else Login()
         logins.setdefault(login, None if login.anonymous else i)
     chain = tuple((index, login) for login, index in logins.items()) or ((None, Login()),)
@@ -226,3 +268,37 @@ def plan_login(source: str, entry: Entry) -> LoginPlan:
     else:
         return LoginPlan(source, entry, registry, None, "the entry holds no username, password or identity token")
     return LoginPlan(source, entry, registry, LoginSpec(registry, login))
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """What one node's probe pod brought back, or why it brought nothing."""
+
+    node: str
+    status: str  # ok | failed | timeout | not-run
+    detail: str = ""
+    pod: str | None = None
+    elapsed_ms: int = 0
+    config: Mapping[str, Any] | None = None  # present, digest, entries [{key, fingerprint}], error
+    trust: Mapping[str, Any] | None = None
+    images: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)  # job image id -> result
+
+    def to_dict(self) -> dict[str, Any]:
+        config = dict(self.config) if self.config is not None else None
+        return {"name": self.node, "status": self.status, "pod": self.pod, "elapsedMs": self.elapsed_ms,
+                "detail": self.detail or None,
+                "kubeletConfig": ({"present": config.get("present"), "digest": config.get("digest"),
+                                   "error": config.get("error")} if config else None),
+                "trust": dict(self.trust) if self.trust is not None else None}
+
+
+@dataclass(frozen=True)
+class NodeRun:
+    """The node phase's outcome: per node, per container, and what stopped it."""
+
+    results: tuple[NodeResult, ...] = ()
+    probes: Mapping[int, tuple[ImageProbe, ...]] = field(default_factory=dict)  # id(resolution) -> node probes
+    denied: tuple[Denied, ...] = ()
+    notes: tuple[str, ...] = ()
+    nonce: str = ""
+    requests: int = 0

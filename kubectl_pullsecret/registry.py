@@ -67,6 +67,11 @@ class Settings:
     ca_file: str | None = None  # extra CA bundle, on top of the system's
     ca_data: str = ""  # extra PEM certificates (OpenShift's additionalTrustedCA)
     body_cap: int = BODY_CAP
+    # A node's trust (nodeprobe.py): its CA bundle in place of this machine's store, and
+    # per-host CAs (certs.d/<host[:port]>/*.crt), trusted for that host only as by
+    # containers/image and containerd.
+    system_cas: str | None = None
+    host_cas: tuple[tuple[str, str], ...] = ()  # (host[:port], PEM text)
 
 
 def probe_settings(timeout: float, insecure_registries: Iterable[str], ca_file: str | None,
@@ -331,19 +336,20 @@ class Client:
         self._dns = Memo()
         self._count_lock = threading.Lock()
         self.request_count = 0  # every HTTP request of the run (redirect hops and failed attempts included)
-        self._contexts: dict[bool, ssl.SSLContext] = {}
+        self._contexts: dict[tuple[bool, str], ssl.SSLContext] = {}
         self._context_lock = threading.Lock()
         # Unverified TLS is what --insecure-registry asks for: no urllib3 warning per request.
         # Installed once, here: the filter list is process-wide, so changing it around each
         # request (catch_warnings) races between the probe threads.
         warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
 
-    def _ssl_context(self, insecure: bool) -> ssl.SSLContext:
-        """One TLS context per run (loading a CA bundle costs ~50 ms of CPU; urllib3
-        would do it per connection). Trust: the system's CAs (requests' certifi bundle
-        when the system has none), REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, --registry-ca-file."""
+    def _ssl_context(self, insecure: bool, host: str = "") -> ssl.SSLContext:
+        """One TLS context per run and trust (loading a CA bundle costs ~50 ms of CPU;
+        urllib3 would do it per connection). Trust: the system's CAs (requests' certifi
+        bundle when the system has none), REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE,
+        --registry-ca-file; on a node, its bundle and the host's certs.d CAs instead."""
         with self._context_lock:
-            ctx = self._contexts.get(insecure)
+            ctx = self._contexts.get((insecure, host))
             if ctx is not None:
                 return ctx
             if insecure:
@@ -351,40 +357,52 @@ class Client:
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE
+            elif self.settings.system_cas is not None:
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, checks host names
+                with contextlib.suppress(OSError, ssl.SSLError):
+                    ctx.load_verify_locations(self.settings.system_cas)
             else:
-                ctx = ssl.create_default_context()  # the system's trust store (as kubectl, oc, skopeo)
-                loaded = {os.path.realpath(p) for p in (ssl.get_default_verify_paths().cafile,) if p}
-                bundles = [os.environ[v] for v in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if os.environ.get(v)]
-                if not ctx.cert_store_stats().get("x509_ca"):
-                    try:  # no system store (some macOS or container Pythons): requests' bundle
-                        import certifi
-
-                        bundles.append(certifi.where())
-                    except ImportError:
-                        pass
-                for bundle in bundles:
-                    if os.path.realpath(bundle) in loaded:
-                        continue  # parsing a bundle costs ~50 ms: never twice
-                    loaded.add(os.path.realpath(bundle))
-                    with contextlib.suppress(OSError, ssl.SSLError):
-                        ctx.load_verify_locations(bundle)
-                if self.settings.ca_file:
-                    ctx.load_verify_locations(self.settings.ca_file)
-                if self.settings.ca_data:
+                ctx = self._local_context()
+            if not insecure:
+                pems = [self.settings.ca_data] + [pem for h, pem in self.settings.host_cas if h == host]
+                for pem in filter(None, pems):
                     try:
-                        ctx.load_verify_locations(cadata=self.settings.ca_data)
+                        ctx.load_verify_locations(cadata=pem)
                     except (ssl.SSLError, ValueError):
-                        log.warning("additionalTrustedCA: a certificate could not be loaded; it is not trusted")
-            self._contexts[insecure] = ctx
+                        log.warning("a configured CA certificate could not be loaded; it is not trusted")
+            self._contexts[(insecure, host)] = ctx
             return ctx
+
+    def _local_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context()  # the system's trust store (as kubectl, oc, skopeo)
+        loaded = {os.path.realpath(p) for p in (ssl.get_default_verify_paths().cafile,) if p}
+        bundles = [os.environ[v] for v in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if os.environ.get(v)]
+        if not ctx.cert_store_stats().get("x509_ca"):
+            try:  # no system store (some macOS or container Pythons): requests' bundle
+                import certifi
+
+                bundles.append(certifi.where())
+            except ImportError:
+                pass
+        for bundle in bundles:
+            if os.path.realpath(bundle) in loaded:
+                continue  # parsing a bundle costs ~50 ms: never twice
+            loaded.add(os.path.realpath(bundle))
+            with contextlib.suppress(OSError, ssl.SSLError):
+                ctx.load_verify_locations(bundle)
+        if self.settings.ca_file:
+            ctx.load_verify_locations(self.settings.ca_file)
+        return ctx
 
     # -- plumbing ------------------------------------------------------------------
 
     def insecure(self, host: str) -> bool:
         return host_in_scopes(host, self.settings.insecure)
 
-    def _session(self, insecure: bool) -> requests.Session:
-        name = "insecure" if insecure else "secure"
+    def _session(self, insecure: bool, host: str) -> requests.Session:
+        # A host with CAs of its own (a node's certs.d) gets a session of its own.
+        trust = host if any(h == host for h, _ in self.settings.host_cas) else ""
+        name = f"{'insecure' if insecure else 'secure'}/{trust}"
         session: requests.Session | None = getattr(self._local, name, None)
         if session is None:
             session = requests.Session()
@@ -395,7 +413,7 @@ class Client:
             # Ask for uncompressed bodies (a server that compresses anyway is decoded by
             # urllib3 ≥ 2.6, which bounds decompression per read: no gzip bomb).
             session.headers["Accept-Encoding"] = "identity"
-            adapter = _Adapter(self._ssl_context(insecure))
+            adapter = _Adapter(self._ssl_context(insecure, trust))
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             setattr(self._local, name, session)
@@ -469,7 +487,7 @@ class Client:
         _tracking.holder = holder
         timer.start()
         try:
-            resp = self._session(insecure).request(
+            resp = self._session(insecure, host).request(
                 method, url, headers=dict(headers), data=data, stream=True, allow_redirects=False,
                 timeout=(timeout, timeout), verify=not insecure, proxies=proxies)
             try:

@@ -142,6 +142,23 @@ def _login_lines(report: Report) -> list[str]:
     return lines
 
 
+def _node_rows(report: Report) -> tuple[list[str], list[list[str]]]:
+    """--from-nodes: per node, how its probe pod went and what its probes got."""
+    headers = ["NODE", "PROBE POD", "PROBES", "DETAIL"]
+    outcomes: dict[str, dict[str, int]] = {}
+    for img in report.images:
+        for p in img.node_probes:
+            counts = outcomes.setdefault(str(p["vantage"]).removeprefix("node/"), {})
+            counts[str(p["outcome"])] = counts.get(str(p["outcome"]), 0) + 1
+    rows = []
+    for node in report.nodes or ():
+        name = str(node["name"])
+        counts = outcomes.get(name, {})
+        probes = ", ".join(f"{n} {o}" for o, n in sorted(counts.items())) if node["status"] == "ok" else "-"
+        rows.append([name, str(node["status"]), probes or "-", str(node.get("detail") or "")])
+    return headers, rows
+
+
 def render_table(report: Report, wide: bool = False) -> str:
     lines: list[str] = []
     shown = list(report.findings) + (list(report.passed) if wide else [])
@@ -157,6 +174,14 @@ def render_table(report: Report, wide: bool = False) -> str:
             headers, rows = _finding_rows(report.passed)
             lines.append(_plain(headers, rows))
     lines.extend(_login_lines(report))
+    if report.nodes is not None:
+        headers, rows = _node_rows(report)
+        lines.append("")
+        lines.append("Probes from the nodes (--from-nodes):")
+        lines.append(_plain(headers[:3], [r[:3] for r in rows]) if rows else "(no node probed)")
+        for r in rows:
+            if r[3]:
+                lines.extend(_wrap(f"{r[0]}: {r[3]}", "    ", first="  "))
     if wide:
         headers, rows = _image_rows(report.images)
         lines.append("")
@@ -216,6 +241,11 @@ def render_markdown(report: Report) -> str:
                             tablefmt="github", disable_numparse=True))
     else:
         out.append("(no images)")
+    if report.nodes is not None:
+        headers, rows = _node_rows(report)
+        out += ["", "## Probes from the nodes", ""]
+        out.append(tabulate([[_md(c) for c in r] for r in rows], headers=headers, tablefmt="github",
+                            disable_numparse=True) if rows else "(no node probed)")
     if report.logins:
         headers, rows = _login_rows(report)
         out += ["", "## Logins", ""]

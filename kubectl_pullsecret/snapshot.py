@@ -18,16 +18,9 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-import yaml
-
 from kubectl_pullsecret.errors import SourceError, UsageError
 
 Obj = dict[str, Any]
-
-try:  # the C loader is ~10x faster on large dumps
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
 
 SUFFIXES = (".yaml", ".yml", ".json")
 OPENSHIFT_CLUSTER_KINDS = ("Image", "ClusterVersion", "ClusterOperator", "MachineConfigPool",
@@ -303,8 +296,14 @@ def _parse_text(text: str, name: str) -> list[Any]:
             return [json.loads(text)]
         except (ValueError, RecursionError):
             pass  # not strict JSON: YAML is a superset, let it report the error
+    # Imported here: the node probe program (nodeprobe.py) imports this module without
+    # PyYAML, which its bundle does not carry.
+    import yaml
+
+    # The C loader is ~10x faster on large dumps.
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return list(yaml.load_all(text, Loader=_Loader))
+        return list(yaml.load_all(text, Loader=loader))
     except RecursionError:
         raise SourceError(f"{name}: nested too deeply to be a Kubernetes object") from None
     except yaml.YAMLError as exc:

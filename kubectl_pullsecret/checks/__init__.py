@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from kubectl_pullsecret.checks import access, credentials, events, openshift, registry, secrets, serviceaccounts
+from kubectl_pullsecret.checks import (
+    access,
+    credentials,
+    events,
+    nodecreds,
+    openshift,
+    registry,
+    secrets,
+    serviceaccounts,
+)
 from kubectl_pullsecret.checks.base import Context
 from kubectl_pullsecret.findings import Finding, ObjectRef, Severity
 from kubectl_pullsecret.resolve import Resolution
@@ -115,6 +124,10 @@ def _machine_config_pools(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]
     return [(openshift.pool_ref(p), None) for p in openshift.pools(ctx)]
 
 
+def _nodes_compared(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:
+    return [(ObjectRef("Node", None, n.node), None) for n in nodecreds.compared_nodes(ctx)]
+
+
 def _nothing(ctx: Context) -> Iterable[tuple[ObjectRef, str | None]]:
     return []
 
@@ -163,6 +176,7 @@ CHECKS: dict[str, Check] = {c.id: c for c in (
     Check("global-pull-secret-invalid", openshift.check_global_invalid, _global_pull_secret),
     Check("global-pull-secret-telemetry-missing", openshift.check_telemetry, _valid_global_pull_secret),
     Check("global-pull-secret-rollout-pending", openshift.check_rollout, _machine_config_pools),
+    Check("node-credentials-stale", nodecreds.check_node_credentials_stale, _nodes_compared),
     Check("pull-error-observed", events.check_pull_errors, _pods),
     Check("permission-denied", access.check_permission_denied, _nothing),
 )}

@@ -46,4 +46,14 @@ def check_permission_denied(ctx: Context) -> Iterator[Finding]:
                    f"{effect} Run again later.")
         yield finding("permission-denied", Severity.INFO, ObjectRef(d.kind, d.namespace, d.name), msg,
                       fix=Fix(None, (f"oc auth can-i {verb} {resource}{ns}",)))
+    for d in ctx.nodes.denied if ctx.nodes is not None else ():
+        # --from-nodes: the probe pods (or their namespace, inputs, the node list) were refused.
+        res = RESOURCES[d.kind]
+        verb = d.reason.split(" ", 2)[1] if d.reason.startswith("cannot ") else "create"
+        ns = f" -n {d.namespace}" if d.namespace else ""
+        msg = (f"Node probes (--from-nodes) were not run: {d.reason}. The registry checks use this machine's "
+               "probes only. The probe pods need the host network and host paths: on OpenShift the privileged SCC, "
+               "elsewhere a namespace whose Pod Security level is privileged.")
+        yield finding("permission-denied", Severity.INFO, ObjectRef(d.kind, d.namespace, d.name), msg,
+                      fix=Fix(None, (f"oc auth can-i {verb} {res.qualified}{ns}",)))
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from kubectl_pullsecret.dockerconfig import TYPE_FOR_KEY
 from kubectl_pullsecret.findings import Finding, Fix, ObjectRef, Severity
-from kubectl_pullsecret.probe_model import ImageProbe, LoginPlan, Result
+from kubectl_pullsecret.probe_model import ImageProbe, LoginPlan, NodeRun, Result
 from kubectl_pullsecret.resolve import (
     GLOBAL_PULL_SECRET,
     NodeCredentials,
@@ -38,6 +38,7 @@ class Context:
     probe: bool = False  # registry probes ran (they decide anonymous-vs-denied)
     image_probes: dict[int, ImageProbe] = field(default_factory=dict)  # id(resolution) -> its probe
     logins: tuple[tuple[LoginPlan, Result | None], ...] = ()  # secret/NAME targets: one per entry
+    nodes: NodeRun | None = None  # --from-nodes: what the probe pods brought back
     internal_registries: frozenset[str] = field(default_factory=lambda: frozenset({DEFAULT_INTERNAL_REGISTRY}))
     selected: tuple[str, ...] = ()  # the check ids this run runs
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # per-run derived data
@@ -55,6 +56,9 @@ class Context:
 
     def probe_of(self, res: Resolution) -> ImageProbe | None:
         return self.image_probes.get(id(res))
+
+    def node_probes_of(self, res: Resolution) -> tuple[ImageProbe, ...]:
+        return self.nodes.probes.get(id(res), ()) if self.nodes is not None else ()
 
     def resolutions_of(self, subject: Subject) -> tuple[Resolution, ...]:
         """The subject's containers, in order (grouped once per run: a scan of every

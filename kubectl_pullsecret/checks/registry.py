@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 
 from kubectl_pullsecret import keyring
 from kubectl_pullsecret.checks.base import USER, Context, credential_fix, for_container, ns_flag, q
@@ -22,11 +23,49 @@ VANTAGE_NOTE = ("This was tried from this machine; the pull runs on the node, wh
 
 
 def probed(ctx: Context) -> Iterator[tuple[Resolution, ImageProbe]]:
-    """Containers whose image was probed (not skipped), with the probe."""
+    """Containers whose image was probed (not skipped), with the probe. With node probes
+    (--from-nodes) those decide, as the pull happens there: one probe per distinct
+    answer, naming the nodes that got it; this machine's probe only when no node
+    answered for the container."""
     for res in ctx.resolutions:
+        from_nodes = [p for p in ctx.node_probes_of(res) if p.outcome != "skipped"]
+        if from_nodes:
+            yield from ((res, p) for p in _grouped(from_nodes))
+            continue
         probe = ctx.probe_of(res)
         if probe is not None and probe.outcome != "skipped":
             yield res, probe
+
+
+def _grouped(probes: list[ImageProbe]) -> list[ImageProbe]:
+    """Node probes with the same answer, attempt by attempt, as one (nodes: all of them)."""
+    groups: dict[tuple[object, ...], list[ImageProbe]] = {}
+    for p in probes:
+        key = tuple((a.credential, a.node_entry, a.result.outcome, a.result.detail) for a in p.attempts)
+        groups.setdefault(key, []).append(p)
+    return [replace(group[0], nodes=tuple(p.vantage.removeprefix("node/") for p in group))
+            for group in groups.values()]
+
+
+def where(probe: ImageProbe) -> str:
+    """The vantage of a finding's probe, as the start of its message."""
+    if probe.vantage == "local":
+        return ""
+    names = probe.nodes or (probe.vantage.removeprefix("node/"),)
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"From node{'s' if len(names) > 1 else ''} {shown}: "
+
+
+def vantage_note(probe: ImageProbe) -> str:
+    if probe.vantage == "local":
+        return VANTAGE_NOTE
+    return "This is what the node itself gets (its DNS, proxy, routes and CA trust)."
+
+
+def _at(probe: ImageProbe, check: str, severity: Severity, res: Resolution, msg: str,
+        fix: Fix | None = None) -> Finding:
+    """A container finding from one probe, its message starting with where it was seen."""
+    return for_container(check, severity, res, where(probe) + msg, fix)
 
 
 def probed_logins(ctx: Context) -> Iterator[tuple[LoginPlan, Result]]:
@@ -36,13 +75,21 @@ def probed_logins(ctx: Context) -> Iterator[tuple[LoginPlan, Result]]:
             yield plan, result
 
 
-def describe(res: Resolution, index: int | None) -> str:
+def describe(res: Resolution, index: int | None, node_entry: tuple[str, str] | None = None) -> str:
     """credential #i (source, key, user, fingerprint): never the password."""
+    if index is None and node_entry is not None:
+        return (f"the node's own credential (/var/lib/kubelet/config.json key {node_entry[0]!r}, fingerprint "
+                f"{node_entry[1]}; not the one the cluster's objects give)")
     if index is None:
         return "no credential (anonymous)"
     c = res.credentials[index]
     return (f"credential #{index} ({c.source} key {c.entry.key!r}, user {c.entry.username or '(none)'}, "
             f"fingerprint {c.entry.fingerprint})")
+
+
+def used(res: Resolution, probe: ImageProbe) -> str:
+    """The credential the probe tried last, described."""
+    return describe(res, probe.credential, probe.attempts[-1].node_entry)
 
 
 def _entry_text(plan: LoginPlan) -> str:
@@ -103,9 +150,8 @@ def check_credential_rejected(ctx: Context) -> Iterator[Finding]:
     """The registry or its token server refused the username/password."""
     for res, probe in probed(ctx):
         for a in _attempts(probe, "credential-rejected"):
-            if a.credential is None:
+            if a.credential is None and a.node_entry is None:
                 continue
-            c = res.credentials[a.credential]
             if probe.outcome == "ok":
                 severity = Severity.WARNING
                 tail = (f" A later credential (#{probe.credential}) works, so the pull succeeds, but this one is "
@@ -113,9 +159,10 @@ def check_credential_rejected(ctx: Context) -> Iterator[Finding]:
             else:
                 severity = Severity.ERROR
                 tail = " The kubelet tries it and the pull fails with an authentication error."
-            msg = f"{describe(res, a.credential)} was rejected: {a.result.detail}.{tail}"
-            yield for_container("registry-credential-rejected", severity, res, msg,
-                                update_credential_fix(ctx, c.source, c.entry.key, c.entry.username))
+            msg = f"{describe(res, a.credential, a.node_entry)} was rejected: {a.result.detail}.{tail}"
+            c = res.credentials[a.credential] if a.credential is not None else None
+            yield _at(probe, "registry-credential-rejected", severity, res, msg,
+                      update_credential_fix(ctx, c.source, c.entry.key, c.entry.username) if c else None)
     for plan, result in probed_logins(ctx):
         if result.outcome == "credential-rejected":
             yield _login_finding("registry-credential-rejected", Severity.ERROR, plan,
@@ -131,13 +178,13 @@ def check_access_denied(ctx: Context) -> Iterator[Finding]:
             assert ref is not None
             user = res.credentials[a.credential].entry.username if a.credential is not None else ""
             severity = Severity.WARNING if probe.outcome == "ok" else Severity.ERROR
-            msg = (f"{describe(res, a.credential)} logs in, but the pull is refused: "
+            msg = (f"{describe(res, a.credential, a.node_entry)} logs in, but the pull is refused: "
                    f"{a.result.detail}. The registry does not distinguish \"no permission\" from \"no such "
                    f"repository\": check that {ref.name} is spelled right and exists, and that {user or 'the account'} "
                    "has pull (read) access to it (for a robot or service account, its repository permissions).")
             if probe.outcome == "ok":
                 msg += f" A later credential (#{probe.credential}) works, so the pull succeeds."
-            yield for_container("registry-access-denied", severity, res, msg)
+            yield _at(probe, "registry-access-denied", severity, res, msg)
 
 
 def check_auth_required(ctx: Context) -> Iterator[Finding]:
@@ -150,10 +197,10 @@ def check_auth_required(ctx: Context) -> Iterator[Finding]:
         if probe.credential is not None:
             # A credential matched, but the registry never asked for it in a way the
             # runtime can answer (a 401 without a Basic/Bearer challenge).
-            msg = (f"{describe(res, probe.credential)} matches {ref.name}, but it could not be used: "
+            msg = (f"{used(res, probe)} matches {ref.name}, but it could not be used: "
                    f"{probe.detail}. The runtime cannot log in either; check the registry (or a proxy in front "
                    "of it).")
-            yield for_container("registry-auth-required", Severity.ERROR, res, msg)
+            yield _at(probe, "registry-auth-required", Severity.ERROR, res, msg)
             continue
         msg = (f"No credential the kubelet would send matches {ref.name}, so it pulls anonymously, and "
                f"{ref.registry} refuses that: {probe.detail}. Create a pull secret for {ref.registry} and make "
@@ -166,7 +213,7 @@ def check_auth_required(ctx: Context) -> Iterator[Finding]:
             msg += (f" Unless the nodes run the kubelet credential provider {provider}, which supplies "
                     f"{ref.registry} credentials itself (then check the node role's pull permission instead).")
         fix = credential_fix(res.subject, new_secret_name(ref.host), ref.registry, None)
-        yield for_container("registry-auth-required", severity, res, msg, fix)
+        yield _at(probe, "registry-auth-required", severity, res, msg, fix)
 
 
 def check_image_not_found(ctx: Context) -> Iterator[Finding]:
@@ -174,10 +221,10 @@ def check_image_not_found(ctx: Context) -> Iterator[Finding]:
     for res, probe in probed(ctx):
         if probe.outcome != "manifest-unknown":
             continue
-        who = describe(res, probe.credential)
+        who = used(res, probe)
         msg = (f"{probe.detail}. The credentials work ({who} was accepted), so this is not a pull-secret problem: "
                "check the tag or digest in the pod spec, or push the image.")
-        yield for_container("image-not-found", Severity.ERROR, res, msg)
+        yield _at(probe, "image-not-found", Severity.ERROR, res, msg)
 
 
 def _not_a_registry(result: Result, registry: str, named_by: str) -> str:
@@ -199,13 +246,13 @@ def check_unreachable(ctx: Context) -> Iterator[Finding]:
     has no id of its own for it; to the kubelet, too, the registry API is not there)."""
     for res, probe in probed(ctx):
         if probe.outcome == "unreachable":
-            where = "its token server" if probe.final.stage == "token" else probe.registry
-            msg = f"{where} could not be reached: {probe.detail}. {VANTAGE_NOTE}"
+            failed = "its token server" if probe.final.stage == "token" else probe.registry
+            msg = f"{failed} could not be reached: {probe.detail}. {vantage_note(probe)}"
         elif probe.outcome == "not-a-registry":
-            msg = f"{_not_a_registry(probe.final, probe.registry, 'the image reference')}. {VANTAGE_NOTE}"
+            msg = f"{_not_a_registry(probe.final, probe.registry, 'the image reference')}. {vantage_note(probe)}"
         else:
             continue
-        yield for_container("registry-unreachable", Severity.ERROR, res, msg)
+        yield _at(probe, "registry-unreachable", Severity.ERROR, res, msg)
     for plan, result in probed_logins(ctx):
         if result.outcome == "unreachable":
             yield _login_finding("registry-unreachable", Severity.ERROR, plan, f": {result.detail}. {VANTAGE_NOTE}")
@@ -230,9 +277,13 @@ def check_tls(ctx: Context) -> Iterator[Finding]:
         if probe.outcome != "tls-error":
             continue
         host = _failed_host(probe.final, probe.registry)
-        msg = (f"{probe.detail}. Checked against this machine's CA bundle (plus --registry-ca-file); the node "
-               "trusts what its runtime is configured with, which may differ.")
-        yield for_container("registry-tls-untrusted", Severity.ERROR, res, msg, tls_fix(ctx, host))
+        if probe.vantage == "local":
+            msg = (f"{probe.detail}. Checked against this machine's CA bundle (plus --registry-ca-file); the node "
+                   "trusts what its runtime is configured with, which may differ.")
+        else:
+            msg = (f"{probe.detail}. Checked against the node's own trust: its CA bundle and "
+                   f"/etc/containers/certs.d/{host}/, /etc/docker/certs.d/{host}/ (*.crt).")
+        yield _at(probe, "registry-tls-untrusted", Severity.ERROR, res, msg, tls_fix(ctx, host))
     for plan, result in probed_logins(ctx):
         if result.outcome == "tls-error":
             yield _login_finding("registry-tls-untrusted", Severity.ERROR, plan, f": {result.detail}.",
@@ -257,11 +308,11 @@ def check_rate_limited(ctx: Context) -> Iterator[Finding]:
         if hit is None:
             continue
         who = "anonymous pulls (counted per source IP: every pod on the node shares it)" \
-            if probe.credential is None else f"pulls with {describe(res, probe.credential)}"
+            if probe.credential is None else f"pulls with {used(res, probe)}"
         msg = f"{probe.registry} is rate-limiting {who}: {hit.detail}{_limit_text(hit)}."
         if probe.registry == "docker.io" and probe.credential is None:
             msg += " Authenticated Docker Hub pulls get a higher limit: add a docker.io credential."
-        yield for_container("registry-rate-limited", Severity.WARNING, res, msg)
+        yield _at(probe, "registry-rate-limited", Severity.WARNING, res, msg)
     for plan, result in probed_logins(ctx):
         if result.outcome == "rate-limited":
             yield _login_finding("registry-rate-limited", Severity.WARNING, plan,
@@ -281,7 +332,7 @@ def delegated_host(registry: str, result: Result | None) -> str | None:
 def check_delegated_auth(ctx: Context) -> Iterator[Finding]:
     """The token realm is on another host, and the credentials hold no entry for it."""
     for res, probe in probed(ctx):
-        if all(a.credential is None for a in probe.attempts):
+        if all(a.credential is None and a.node_entry is None for a in probe.attempts):
             continue  # anonymous: nothing to pair
         auth = next(filter(None, (delegated_host(probe.registry, a.result) for a in probe.attempts)), None)
         if auth is None or keyring.kubelet_lookup(res.pod_sources, ctx.node.sources, auth):
@@ -294,7 +345,7 @@ def check_delegated_auth(ctx: Context) -> Iterator[Finding]:
             msg += f" The token exchange with {auth} failed: {probe.detail}."
         user = res.credentials[probe.credential].entry.username if probe.credential is not None else None
         fix = credential_fix(res.subject, new_secret_name(strip_port(auth)), auth, user)
-        yield for_container("delegated-auth-unpaired", Severity.ERROR if failed else Severity.WARNING, res, msg, fix)
+        yield _at(probe, "delegated-auth-unpaired", Severity.ERROR if failed else Severity.WARNING, res, msg, fix)
     for plan, result in probed_logins(ctx):
         auth = delegated_host(plan.registry or "", result)
         if auth is None:

@@ -1,0 +1,300 @@
+"""The node probe program: what a `doctor --from-nodes` probe pod runs on a node.
+
+It is this package itself (shipped to the pod as a zip, see nodes.py), so a probe from
+a node follows exactly the flow and outcomes of a local probe; only the vantage
+differs. What it reads from the node (mounted read-only under --host):
+- /var/lib/kubelet/config.json: the node's credentials (on OpenShift, the global pull
+  secret as the Machine Config Operator last wrote it), used after the pod's secrets
+  as the kubelet does (kubelet keyring order);
+- the node's CA bundle (/etc/pki/ca-trust/..., /etc/ssl/certs/...) and the per-registry
+  CAs in /etc/containers/certs.d, /etc/docker/certs.d and /etc/containerd/certs.d
+  (`<host[:port]>/*.crt`, trusted for that registry only);
+- /etc/containers/registries.conf(.d): registries marked insecure;
+- the runtime's proxy settings (Environment= lines of the crio/containerd systemd
+  drop-ins), as the runtime, not the kubelet, makes the registry requests.
+The pod has the node's network (hostNetwork, dnsPolicy Default): its DNS and routes.
+
+Nothing read on the node leaves it except outcomes, key names, fingerprints (8 hex of
+sha256(username:password)) and a keyed digest of the node's config.json; the output is
+scrubbed of every secret value the program has seen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kubectl_pullsecret import dockerconfig, keyring, redact, reference
+from kubectl_pullsecret.probe_model import ChainSpec, ImageProbe, chain_spec, result_to_dict
+
+MARKER = "PULLSECRET-NODE-RESULT "  # prefixes the one result line on stdout
+FORMAT_VERSION = 1
+KUBELET_CONFIG = "/var/lib/kubelet/config.json"
+CA_BUNDLES = (  # the first that exists is the node's system trust
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  # RHEL, RHCOS, Fedora
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu
+    "/etc/ssl/ca-bundle.pem",  # SUSE
+    "/etc/ssl/cert.pem",  # Alpine
+)
+CERTS_DIRS = ("/etc/containers/certs.d", "/etc/docker/certs.d", "/etc/containerd/certs.d")
+REGISTRIES_CONF = ("/etc/containers/registries.conf", "/etc/containers/registries.conf.d")
+RUNTIME_DROPINS = ("/etc/systemd/system/crio.service.d", "/etc/systemd/system/containerd.service.d")
+PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY")
+# The probe's advice names this plugin's flags; on a node the remedies are the node's.
+NODE_WORDING = (
+    ("pass --registry-ca-file with its CA, or --insecure-registry for a test registry",
+     "the node needs its CA (in /etc/containers/certs.d/<host:port>/, or OpenShift's additionalTrustedCA)"),
+    ("--insecure-registry", "an insecure entry in the node's registries.conf (OpenShift: image.config "
+                            "insecureRegistries)"),
+)
+
+
+@dataclass
+class Host:
+    """The node's filesystem, mounted under `root`; absolute symlinks resolve inside it."""
+
+    root: str
+    read: list[str] = field(default_factory=list)  # the node paths read (reported)
+
+    def path(self, node_path: str) -> str:
+        """node_path as seen in the pod, following symlinks the way the node would."""
+        parts = [p for p in node_path.split("/") if p]
+        resolved: list[str] = []
+        hops = 0
+        while parts:
+            part = parts.pop(0)
+            if part == "..":
+                if resolved:
+                    resolved.pop()
+                continue
+            if part == ".":
+                continue
+            here = os.path.join(self.root, *resolved, part)
+            if os.path.islink(here) and hops < 40:
+                hops += 1
+                target = os.readlink(here)
+                if target.startswith("/"):
+                    resolved = []
+                parts = [p for p in target.split("/") if p] + parts
+                continue
+            resolved.append(part)
+        return os.path.join(self.root, *resolved)
+
+    def read_bytes(self, node_path: str, limit: int = 4 << 20) -> bytes | None:
+        try:
+            with open(self.path(node_path), "rb") as fh:
+                data = fh.read(limit)
+        except OSError:
+            return None
+        self.read.append(node_path)
+        return data
+
+    def listdir(self, node_path: str) -> list[str]:
+        try:
+            return sorted(os.listdir(self.path(node_path)))
+        except OSError:
+            return []
+
+
+def node_config(host: Host, nonce: str) -> tuple[dict[str, Any], keyring.Source | None]:
+    """The node's config.json: a keyed digest and (key, fingerprint) per entry, and the
+    keyring source the kubelet builds from it (None when absent or undecodable: the
+    kubelet then has no node credentials)."""
+    data = host.read_bytes(KUBELET_CONFIG)
+    if data is None:
+        return {"path": KUBELET_CONFIG, "present": False, "digest": None, "entries": [], "error": None}, None
+    redact.register(data)
+    config = dockerconfig.parse(data, dockerconfig.detect_format(data))
+    errors = config.all_errors()
+    info = {"path": KUBELET_CONFIG, "present": True, "digest": dockerconfig.content_digest(config, nonce),
+            "entries": [{"key": e.key, "fingerprint": e.fingerprint} for e in config.entries],
+            "error": "; ".join(errors) or config.shape_error}
+    if errors:
+        return info, None  # the kubelet logs the file it cannot decode and uses no node credentials
+    return info, keyring.Source("node", config, node=True)
+
+
+def _split_pems(data: bytes) -> str:
+    text = data.decode("utf-8", "replace")
+    return text if "-----BEGIN CERTIFICATE-----" in text else ""
+
+
+def trust(host: Host) -> tuple[str, tuple[tuple[str, str], ...], dict[str, Any]]:
+    """The node's CA bundle (a path in the pod, "" when it has none) and per-host CAs."""
+    bundle = next((p for p in CA_BUNDLES if os.path.isfile(host.path(p))), None)
+    if bundle is not None:
+        host.read.append(bundle)
+    host_cas: dict[str, list[str]] = {}
+    for base in CERTS_DIRS:
+        for name in host.listdir(base):
+            for f in host.listdir(f"{base}/{name}"):
+                if f.endswith(".crt"):
+                    pem = _split_pems(host.read_bytes(f"{base}/{name}/{f}", 1 << 20) or b"")
+                    if pem:
+                        host_cas.setdefault(name.lower(), []).append(pem)
+    info = {"caBundle": bundle, "registryCAs": sorted(host_cas)}
+    return (host.path(bundle) if bundle else ""), tuple((h, "\n".join(p)) for h, p in sorted(host_cas.items())), info
+
+
+def insecure_registries(host: Host) -> list[str]:
+    """Registries registries.conf marks insecure (v2 [[registry]] insecure=true, v1
+    [registries.insecure]), as host[:port] or *.domain entries."""
+    import tomllib
+
+    files = [REGISTRIES_CONF[0]] + [f"{REGISTRIES_CONF[1]}/{n}" for n in host.listdir(REGISTRIES_CONF[1])
+                                    if n.endswith(".conf")]
+    out: list[str] = []
+    for path in files:
+        data = host.read_bytes(path, 1 << 20)
+        if data is None:
+            continue
+        try:
+            doc = tomllib.loads(data.decode("utf-8", "replace"))
+        except tomllib.TOMLDecodeError:
+            continue  # CRI-O refuses to start with a broken file; nothing to learn here
+        for reg in doc.get("registry", []) if isinstance(doc.get("registry"), list) else []:
+            if isinstance(reg, dict) and reg.get("insecure") is True:
+                where = reg.get("location") or reg.get("prefix") or ""
+                if isinstance(where, str) and where:
+                    out.append(where.split("/", 1)[0].lower())
+        v1 = doc.get("registries")
+        if isinstance(v1, dict) and isinstance(v1.get("insecure"), dict):
+            out.extend(str(r).split("/", 1)[0].lower() for r in v1["insecure"].get("registries", []) or [])
+    return sorted(set(out))
+
+
+def _environment_assignments(line: str) -> list[tuple[str, str]]:
+    """systemd `Environment=` values: space-separated VAR=value, each optionally quoted."""
+    import shlex
+
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        return []
+    return [tuple(w.split("=", 1)) for w in words if "=" in w]  # type: ignore[misc]
+
+
+def runtime_proxy(host: Host) -> dict[str, str]:
+    """The proxy variables the container runtime runs with (its systemd drop-ins)."""
+    found: dict[str, str] = {}
+    for base in RUNTIME_DROPINS:
+        for name in host.listdir(base):
+            if not name.endswith(".conf"):
+                continue
+            text = (host.read_bytes(f"{base}/{name}", 1 << 20) or b"").decode("utf-8", "replace")
+            for raw in text.splitlines():
+                line = raw.strip()
+                if line.startswith("Environment="):
+                    for var, value in _environment_assignments(line[len("Environment="):]):
+                        if var.upper() in PROXY_VARS:
+                            found[var.upper()] = value
+    for value in found.values():
+        _register_userinfo(value)
+    return found
+
+
+def _register_userinfo(url: str) -> None:
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
+    redact.register(parts.password)
+
+
+def _shown_proxy(url: str) -> str:
+    """The proxy address without its credentials."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+
+
+def probe_node(job: dict[str, Any], node: str, host: Host) -> dict[str, Any]:
+    """Probe every image the job assigns to `node`, from here, with what the node has."""
+    from kubectl_pullsecret.probe import Prober
+    from kubectl_pullsecret.registry import Settings
+
+    started = time.perf_counter()
+    config_info, node_source = node_config(host, str(job["nonce"]))
+    bundle, host_cas, trust_info = trust(host)
+    insecure = insecure_registries(host)
+    proxy = runtime_proxy(host)
+    # The runtime's proxy, not the pod's environment: the pod has none of its own.
+    for var in PROXY_VARS:
+        for name in (var, var.lower()):
+            os.environ.pop(name, None)
+    for var, value in proxy.items():
+        os.environ[var] = os.environ[var.lower()] = value
+    trust_info.update({"insecure": insecure, "proxy": _shown_proxy(proxy["HTTPS_PROXY"]) if proxy.get("HTTPS_PROXY")
+                       else None})
+
+    sources: list[keyring.Source] = []
+    for src in job["sources"]:
+        data = base64.b64decode(src["data"])
+        redact.register(data)
+        sources.append(keyring.Source(src["name"], dockerconfig.parse(data, src["format"])))
+    node_keyring = keyring.Keyring([node_source] if node_source else [])
+    pod_keyrings: dict[tuple[int, ...], keyring.Keyring] = {}
+    planned: list[tuple[int, list[keyring.Credential], ChainSpec]] = []
+    for image_id in job["nodes"].get(node, []):
+        item = job["images"][image_id]
+        ref = reference.parse(item["image"])
+        key = tuple(item["sources"])
+        if key not in pod_keyrings:
+            pod_keyrings[key] = keyring.Keyring([sources[i] for i in key])
+        creds = keyring.union_lookup([pod_keyrings[key], node_keyring], ref.name)
+        planned.append((image_id, creds, chain_spec(ref, creds)))
+
+    settings = Settings(timeout=float(job.get("timeout", 10.0)), insecure=frozenset(insecure),
+                        system_cas=bundle, host_cas=host_cas)
+    prober = Prober(settings)
+    probes: dict[ChainSpec, ImageProbe] = prober.probe_images(spec for _, _, spec in planned)
+    images = []
+    for image_id, creds, spec in planned:
+        probe = probes[spec]
+        images.append({
+            "id": image_id,
+            "credentials": [{"source": c.source, "key": c.entry.key, "fingerprint": c.entry.fingerprint}
+                            for c in creds],
+            "attempts": [{"credential": a.credential, **result_to_dict(replace(a.result, detail=node_wording(
+                a.result.detail)))} for a in probe.attempts],
+        })
+    return {"version": FORMAT_VERSION, "node": node, "config": config_info, "trust": trust_info,
+            "read": sorted(set(host.read)), "images": images, "requests": prober.client.request_count,
+            "elapsedMs": int((time.perf_counter() - started) * 1000)}
+
+
+def node_wording(detail: str) -> str:
+    for local, node in NODE_WORDING:
+        detail = detail.replace(local, node)
+    return detail
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kubectl-pullsecret node-probe")
+    parser.add_argument("--job", required=True)
+    parser.add_argument("--node", required=True)
+    parser.add_argument("--host", default="/host")
+    args = parser.parse_args(argv)
+    try:
+        with open(args.job, encoding="utf-8") as fh:
+            job = json.load(fh)
+        if job.get("version") != FORMAT_VERSION:
+            raise ValueError(f"job format {job.get('version')!r}, this program reads {FORMAT_VERSION}")
+        out = probe_node(job, args.node, Host(args.host))
+    except Exception as exc:  # noqa: BLE001 - the one result line must always be written
+        out = {"version": FORMAT_VERSION, "node": args.node, "error": f"{type(exc).__name__}: {exc}"[:500]}
+    sys.stdout.write(MARKER + redact.scrub(json.dumps(out, separators=(",", ":"))) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,773 @@
+"""`doctor --from-nodes`: run the registry probes on the nodes themselves.
+
+The kubelet pulls from the node: its DNS, proxy, CA trust and
+/var/lib/kubelet/config.json are what count. For each selected node this creates one
+short-lived probe pod, pinned to the node (spec.nodeName), on the node's network, with
+the node's config.json and /etc mounted read-only, tolerating every taint. The pod runs
+this package itself (nodeprobe.py), shipped as a zip in a ConfigMap and started with the
+probe image's python3: the same probe code as a local probe, so the outcomes mean the
+same, and no image of ours has to be built, mirrored or kept in step with the plugin.
+The pull secrets of the pods being diagnosed travel in a Secret (never a ConfigMap,
+env or args); what the node itself holds never leaves it except as outcomes,
+fingerprints and a digest keyed with a per-run nonce.
+
+API traffic is proportional to the nodes, not to time: one watch follows every probe
+pod; per node one create, one log read and one delete (plus one event list for a pod
+that never started). Pods are labelled and always deleted (also on Ctrl-C and on
+timeout; activeDeadlineSeconds stops them should this process die); objects an
+interrupted earlier run left behind are deleted once their declared lifetime is over.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import importlib.util
+import io
+import json
+import logging
+import os
+import queue
+import secrets
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+from kubectl_pullsecret import __version__, nodeprobe
+from kubectl_pullsecret.kube import RESOURCES, Answer, Cluster, can_i_hint
+from kubectl_pullsecret.probe_model import Attempt, ImageProbe, NodeResult, NodeRun, Result, result_from_dict
+from kubectl_pullsecret.resolve import Resolution
+from kubectl_pullsecret.snapshot import Denied, Obj, timestamp
+
+log = logging.getLogger(__name__)
+
+PROBE_IMAGE = "registry.access.redhat.com/ubi9/python-312:latest"
+NAMESPACE = "kubectl-pullsecret-probe"
+MAX_PARALLEL = 4
+NODE_TIMEOUT = 120.0  # seconds per node, pod creation to result: the first run on a node pulls the image
+APP_LABEL = ("app.kubernetes.io/name", "pullsecret-node-probe")
+MANAGED_LABEL = ("app.kubernetes.io/managed-by", "kubectl-pullsecret")
+RUN_LABEL = "pullsecret.kubectl.io/run"
+EXPIRES = "pullsecret.kubectl.io/expires"  # when the run that made an object will have deleted it
+CONTAINER = "probe"
+CODE_PATH, JOB_PATH, HOST_ROOT = "/opt/pullsecret", "/run/pullsecret", "/host"
+LOG_LIMIT = 4 << 20
+RESYNC = 15.0  # seconds without a watch event before the run's pods are listed once
+POLL = 2.0  # the same while the watch fails (refused, broken): then the run polls
+# Waiting reasons after which the container will not start by itself in time.
+HOPELESS = frozenset({"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
+                      "CreateContainerConfigError", "CreateContainerError", "RunContainerError"})
+BUNDLED = ("requests", "urllib3", "idna")  # pure Python; certifi is replaced by a stub (below)
+CERTIFI_STUB = '''"""Stub: a node probe builds every TLS context from the node's own trust
+(registry.Settings.system_cas); requests only needs where() to name a file that exists."""
+import os
+
+
+def where():
+    return os.devnull
+'''
+ZIP_MAIN = '''import sys
+import warnings
+
+# requests warns once that it has no charset detector: it needs none here.
+warnings.filterwarnings("ignore", message="Unable to find acceptable character detection")
+from kubectl_pullsecret.nodeprobe import main  # noqa: E402
+
+if sys.argv[1:2] != ["node-probe"]:
+    sys.exit("usage: probe.pyz node-probe --job PATH --node NAME [--host ROOT]")
+sys.exit(main(sys.argv[2:]))
+'''
+
+
+@dataclass(frozen=True)
+class NodeOptions:
+    nodes: tuple[str, ...] = ()  # --node
+    node_selector: str | None = None
+    image: str = PROBE_IMAGE
+    namespace: str = NAMESPACE
+    max_parallel: int = MAX_PARALLEL
+    node_timeout: float = NODE_TIMEOUT
+    probe_timeout: float = 10.0
+    # Asked once, with the statement of what will be created; None: --yes was given.
+    confirm: Callable[[str], bool] | None = None
+    say: Callable[[str], None] = field(default=lambda text: None)  # the statement, with --yes (stderr)
+    progress: Callable[[str], None] | None = None  # a progress line (stderr on a terminal)
+
+
+# --- what to probe where ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Job:
+    doc: dict[str, Any]  # the job file (contains pull-secret data: goes into a Secret only)
+    assignments: Mapping[int, tuple[tuple[str, int], ...]]
+
+
+def make_job(wanted: Sequence[tuple[Resolution, Sequence[str]]], probe_timeout: float, nonce: str) -> Job:
+    """The job: pull-secret sources (raw data, as the kubelet reads it), distinct images
+    (with their sources), and per node the image ids to probe."""
+    sources: dict[str, int] = {}
+    source_docs: list[dict[str, Any]] = []
+    images: dict[tuple[str, tuple[int, ...]], int] = {}
+    image_docs: list[dict[str, Any]] = []
+    per_node: dict[str, list[int]] = {}
+    assignments: dict[int, tuple[tuple[str, int], ...]] = {}
+    for res, nodes in wanted:
+        ids: list[int] = []
+        for state in res.secrets:
+            if not (state.usable and state.obj is not None and state.data_key and state.config is not None):
+                continue
+            if state.source_name not in sources:
+                data = ((state.obj.get("data") or {}).get(state.data_key)) or ""
+                sources[state.source_name] = len(source_docs)
+                source_docs.append({"name": state.source_name, "format": state.config.format, "data": data})
+            ids.append(sources[state.source_name])
+        key = (res.container.image, tuple(ids))
+        if key not in images:
+            images[key] = len(image_docs)
+            image_docs.append({"image": res.container.image, "sources": list(key[1])})
+        image_id = images[key]
+        for node in nodes:
+            ids_on_node = per_node.setdefault(node, [])
+            if image_id not in ids_on_node:
+                ids_on_node.append(image_id)
+        assignments[id(res)] = tuple((n, image_id) for n in nodes)
+    doc = {"version": nodeprobe.FORMAT_VERSION, "nonce": nonce, "timeout": probe_timeout, "sources": source_docs,
+           "images": image_docs, "nodes": per_node}
+    return Job(doc, assignments)
+
+
+# --- the program the pods run ---------------------------------------------------------
+
+@cache
+def bundle() -> bytes:
+    """This package plus the pure-Python libraries its probes import, as one zip that
+    `python3 probe.pyz node-probe …` runs (zipimport: nothing is unpacked or written)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("__main__.py", ZIP_MAIN)
+        zf.writestr("certifi/__init__.py", CERTIFI_STUB)
+        for package in ("kubectl_pullsecret", *BUNDLED):
+            spec = importlib.util.find_spec(package)
+            if spec is None or not spec.submodule_search_locations:
+                raise RuntimeError(f"cannot bundle {package}: not installed as a package")
+            base = list(spec.submodule_search_locations)[0]
+            for folder, dirs, files in os.walk(base):
+                dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", "tests", "emscripten", "fixes"))
+                for name in sorted(files):
+                    if name.endswith(".py"):
+                        path = os.path.join(folder, name)
+                        arc = os.path.join(package, os.path.relpath(path, base))
+                        zf.write(path, arc)
+    return buf.getvalue()
+
+
+# --- Kubernetes objects -----------------------------------------------------------------
+
+def _labels(run: str | None = None) -> dict[str, str]:
+    labels = dict([APP_LABEL, MANAGED_LABEL])
+    if run:
+        labels[RUN_LABEL] = run
+    return labels
+
+
+def _meta(name: str, namespace: str, run: str, expires: str) -> Obj:
+    return {"name": name, "namespace": namespace, "labels": _labels(run), "annotations": {EXPIRES: expires}}
+
+
+def namespace_object(name: str) -> Obj:
+    """The probe namespace: Pod Security `privileged` (the pods use the host's network
+    and paths), no project node selector (it would contradict nodeName), as `oc debug
+    node` makes its namespaces."""
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": name,
+        "labels": {MANAGED_LABEL[0]: MANAGED_LABEL[1],
+                   "pod-security.kubernetes.io/enforce": "privileged",
+                   "pod-security.kubernetes.io/audit": "privileged",
+                   "pod-security.kubernetes.io/warn": "privileged",
+                   "security.openshift.io/scc.podSecurityLabelSync": "false"},
+        "annotations": {"openshift.io/node-selector": "", "scheduler.alpha.kubernetes.io/node-selector": "",
+                        "openshift.io/description": "kubectl pullsecret doctor --from-nodes probe pods"}}}
+
+
+def pod_object(name: str, namespace: str, run: str, node: str, image: str, timeout: float, expires: str) -> Obj:
+    meta = _meta(name, namespace, run, expires)
+    meta["annotations"]["pullsecret.kubectl.io/node"] = node
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {
+        "nodeName": node,  # no scheduler: cordoned and tainted nodes too
+        "hostNetwork": True,  # the node's routes and firewall
+        "dnsPolicy": "Default",  # the node's resolv.conf, as the runtime resolves (not cluster DNS)
+        "restartPolicy": "Never",
+        "activeDeadlineSeconds": int(timeout) + 30,  # the kubelet stops it even if this process dies
+        "terminationGracePeriodSeconds": 1,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "tolerations": [{"operator": "Exists"}],
+        "containers": [{
+            "name": CONTAINER,
+            "image": image,
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["python3", f"{CODE_PATH}/probe.pyz", "node-probe", "--job", f"{JOB_PATH}/job.json",
+                        "--node", node, "--host", HOST_ROOT],
+            "env": [{"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}],
+            "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+            "securityContext": {
+                "runAsUser": 0,  # /var/lib/kubelet/config.json is root's, mode 0600
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "capabilities": {"drop": ["ALL"]},
+                "seLinuxOptions": {"type": "spc_t"},  # SELinux lets container_t read no host file
+            },
+            "volumeMounts": [
+                {"name": "code", "mountPath": CODE_PATH, "readOnly": True},
+                {"name": "job", "mountPath": JOB_PATH, "readOnly": True},
+                {"name": "kubelet-config", "mountPath": f"{HOST_ROOT}{nodeprobe.KUBELET_CONFIG}", "readOnly": True},
+                {"name": "host-etc", "mountPath": f"{HOST_ROOT}/etc", "readOnly": True},
+            ],
+        }],
+        "volumes": [
+            {"name": "code", "configMap": {"name": name_of(run)}},
+            {"name": "job", "secret": {"secretName": name_of(run)}},
+            {"name": "kubelet-config", "hostPath": {"path": nodeprobe.KUBELET_CONFIG, "type": "File"}},
+            {"name": "host-etc", "hostPath": {"path": "/etc", "type": "Directory"}},
+        ],
+    }}
+
+
+def name_of(run: str) -> str:
+    return f"pullsecret-probe-{run}"
+
+
+def statement(opts: NodeOptions, nodes: Sequence[str], secrets_count: int, bundle_size: int) -> str:
+    """What will be created, with which privileges: said before anything is."""
+    import textwrap
+
+    shown = ", ".join(nodes[:10]) + (f" and {len(nodes) - 10} more" if len(nodes) > 10 else "")
+    paragraphs = [
+        (f"doctor --from-nodes will create, in namespace {opts.namespace} (created if missing, and then deleted "
+         "again):", "", ""),
+        (f"- a ConfigMap with this program (kubectl-pullsecret v{__version__}, {bundle_size // 1024} KiB) and a "
+         f"Secret with the data of the {secrets_count} pull secret(s) the probes send;", "  ", "    "),
+        (f"- {len(nodes)} pod(s), one per node ({shown}), at most {opts.max_parallel} at a time, each deleted "
+         f"after at most {opts.node_timeout:.0f}s: image {opts.image}, running as root with the node's network "
+         "(hostNetwork), reading the node's /var/lib/kubelet/config.json and /etc read-only, tolerating every "
+         "taint.", "  ", "    "),
+        ("It needs: create and delete of pods, configmaps and secrets there (and of the namespace), watch and "
+         "log of pods, and the admission of such pods (OpenShift: the privileged SCC; Pod Security: level "
+         "privileged). Credentials read on the nodes never leave them: only outcomes, fingerprints and a keyed "
+         "digest come back.", "", ""),
+    ]
+    return "\n".join(textwrap.fill(text, 100, initial_indent=first, subsequent_indent=rest)
+                     for text, first, rest in paragraphs)
+
+
+# --- the run -------------------------------------------------------------------------
+
+class _Denied(Exception):
+    def __init__(self, denied: Denied) -> None:
+        super().__init__(denied.reason)
+        self.denied = denied
+
+
+def _rfc3339(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class _Pod:
+    node: str
+    name: str
+    started: float
+    deadline: float
+    obj: Obj | None = None  # the latest state the watch delivered
+
+
+class Runner:
+    """One --from-nodes run against one cluster."""
+
+    def __init__(self, cluster: Cluster, opts: NodeOptions) -> None:
+        self.cluster = cluster
+        self.opts = opts
+        self.run_id = secrets.token_hex(4)
+        self.nonce = secrets.token_hex(16)
+        self.namespace = opts.namespace
+        self.created_namespace = False
+        self.created: list[tuple[str, str]] = []  # (kind, name) in the namespace, to delete
+        self.events: queue.SimpleQueue[Obj] = queue.SimpleQueue()
+        self.stop = threading.Event()
+        self.watch_failing = threading.Event()
+        self.results: dict[str, NodeResult] = {}
+        self.notes: list[str] = []
+        self.denied: list[Denied] = []
+
+    # -- API helpers --
+    def _write(self, method: str, kind: str, name: str | None, body: Any = None, namespaced: bool = True,
+               query: Mapping[str, str] | None = None) -> Answer:
+        res = RESOURCES[kind]
+        path = res.path(self.namespace if namespaced else None, name)
+        return self.cluster.request(method, path, query, body)
+
+    def _refused(self, answer: Answer, verb: str, kind: str, name: str | None) -> _Denied:
+        res = RESOURCES[kind]
+        ns = self.namespace if res.namespaced else None
+        hint = can_i_hint(verb, res, ns, answer.status)
+        return _Denied(Denied(kind, ns, name, f"cannot {verb} {res.describe(ns, name)}: {answer.reason()}{hint}",
+                              answer.status))
+
+    # -- phases --
+    def select_nodes(self, pods_on: Mapping[str, Sequence[Resolution]], explicit: bool) -> tuple[list[str], dict[
+            str, str]]:
+        """The nodes to probe, and those skipped with why (not found, not Ready)."""
+        wanted: list[str]
+        skip: dict[str, str] = {}
+        if self.opts.node_selector is not None:
+            query = {"labelSelector": self.opts.node_selector}
+            answer = self.cluster.request("GET", RESOURCES["Node"].path(), query)
+            if answer.status != 200:
+                raise self._refused(answer, "list", "Node", None)
+            items = (answer.json() or {}).get("items") or []
+            wanted = sorted(str((n.get("metadata") or {}).get("name")) for n in items if isinstance(n, dict))
+            nodes = {str((n.get("metadata") or {}).get("name")): n for n in items if isinstance(n, dict)}
+            if not wanted:
+                self.notes.append(f"--node-selector {self.opts.node_selector}: no node matches")
+        else:
+            wanted = list(self.opts.nodes) if explicit else sorted(pods_on)
+            nodes = {}
+            if wanted:
+                answer = self.cluster.request("GET", RESOURCES["Node"].path())
+                if answer.status == 200:
+                    nodes = {str((n.get("metadata") or {}).get("name")): n
+                             for n in (answer.json() or {}).get("items") or [] if isinstance(n, dict)}
+                    for name in wanted:
+                        if name not in nodes:
+                            skip[name] = "no such node"
+                else:
+                    log.info("cannot list nodes (%s): probing the named nodes unchecked", answer.reason())
+        for name, node in nodes.items():
+            if name in wanted and name not in skip and not _ready(node):
+                skip[name] = "the node is not Ready: its kubelet would not start the probe pod"
+        return [n for n in wanted if n not in skip], skip
+
+    def ensure_namespace(self) -> None:
+        answer = self._write("GET", "Namespace", self.namespace, namespaced=False)
+        if answer.status == 200:
+            doc = answer.json() or {}
+            labels = (doc.get("metadata") or {}).get("labels") or {}
+            # Left by an interrupted run of ours: ours to remove at the end.
+            self.created_namespace = labels.get(MANAGED_LABEL[0]) == MANAGED_LABEL[1]
+            if (doc.get("status") or {}).get("phase") == "Terminating":
+                raise _Denied(Denied("Namespace", None, self.namespace,
+                                     f"namespace {self.namespace} is being deleted; try again in a minute or use "
+                                     "--probe-namespace", 409))
+            return
+        if answer.status not in (404, 403):
+            raise self._refused(answer, "get", "Namespace", self.namespace)
+        created = self._write("POST", "Namespace", None, namespace_object(self.namespace), namespaced=False)
+        if created.status in (200, 201):
+            self.created_namespace = True
+            return
+        if created.status == 409:
+            return  # created meanwhile (or we may create but not get): use it
+        raise self._refused(created, "create", "Namespace", self.namespace)
+
+    def clean_leftovers(self) -> None:
+        """Objects an earlier, interrupted run left (their declared lifetime is over)."""
+        now = datetime.now(UTC)
+        selector = f"{MANAGED_LABEL[0]}={MANAGED_LABEL[1]},{APP_LABEL[0]}={APP_LABEL[1]}"
+        for kind in ("Pod", "Secret", "ConfigMap"):
+            answer = self._write("GET", kind, None, query={"labelSelector": selector})
+            if answer.status != 200:
+                continue
+            for item in (answer.json() or {}).get("items") or []:
+                meta = item.get("metadata") or {} if isinstance(item, dict) else {}
+                expires = timestamp((meta.get("annotations") or {}).get(EXPIRES))
+                if expires is None or expires < now:
+                    log.info("deleting %s %s/%s left by an earlier run", kind, self.namespace, meta.get("name"))
+                    self._delete(kind, str(meta.get("name")))
+
+    def _delete(self, kind: str, name: str) -> None:
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
+                "propagationPolicy": "Background"}
+        answer = self._write("DELETE", kind, name, body)
+        if answer.status in (200, 202, 404):
+            with contextlib.suppress(ValueError):
+                self.created.remove((kind, name))  # gone: nothing left to clean up
+        else:
+            log.warning("could not delete %s %s/%s: %s", kind, self.namespace, name, answer.reason())
+            self.notes.append(f"could not delete {kind} {self.namespace}/{name}: {answer.reason()}; delete it with "
+                              f"kubectl delete {kind.lower()} {name} -n {self.namespace}")
+
+    def create_inputs(self, job: Job, expires: str) -> None:
+        name = name_of(self.run_id)
+        code = base64.b64encode(bundle()).decode()
+        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(name, self.namespace, self.run_id, expires),
+              "binaryData": {"probe.pyz": code}}
+        job_bytes = json.dumps(job.doc, separators=(",", ":")).encode()
+        secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                  "metadata": _meta(name, self.namespace, self.run_id, expires),
+                  "data": {"job.json": base64.b64encode(job_bytes).decode()}}
+        for kind, body in (("ConfigMap", cm), ("Secret", secret)):
+            answer = self._write("POST", kind, None, body)
+            if answer.status not in (200, 201):
+                raise self._refused(answer, "create", kind, name)
+            self.created.append((kind, name))
+
+    def _watch(self) -> None:
+        """Follow the run's pods (one long request, renewed when the server ends it)."""
+        selector = f"{RUN_LABEL}={self.run_id}"
+        version = "0"
+        failures = 0
+        while not self.stop.is_set():
+            got_any = False
+            for event in self.cluster.watch("Pod", self.namespace, selector, version, 60):
+                if self.stop.is_set():
+                    return
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    if status.get("code") == 410:
+                        version = "0"  # expired: start again (replays the current pods as ADDED)
+                    else:
+                        failures += 1
+                        self.watch_failing.set()
+                        log.info("pod watch: %s", status.get("message"))
+                    continue
+                got_any = True
+                failures = 0
+                self.watch_failing.clear()
+                obj = event.get("object") or {}
+                version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                self.events.put(event)
+            if not got_any and failures:
+                time.sleep(min(5.0, 0.5 * failures))
+            if failures > 20:
+                return  # the run polls instead
+
+    def run(self, job: Job, nodes: Sequence[str]) -> None:
+        expires_at = datetime.now(UTC) + timedelta(
+            seconds=self.opts.node_timeout * (len(nodes) / max(1, self.opts.max_parallel) + 1) + 120)
+        expires = _rfc3339(expires_at)
+        self.create_inputs(job, expires)
+        watcher = threading.Thread(target=self._watch, name="node-probe-watch", daemon=True)
+        watcher.start()
+        waiting = list(nodes)
+        active: dict[str, _Pod] = {}
+        index = 0
+        total = len(nodes)
+        quiet_since = time.monotonic()
+        while waiting or active:
+            while waiting and len(active) < self.opts.max_parallel:
+                node = waiting.pop(0)
+                index += 1
+                name = f"{name_of(self.run_id)}-{index}"
+                body = pod_object(name, self.namespace, self.run_id, node, self.opts.image, self.opts.node_timeout,
+                                  expires)
+                answer = self._write("POST", "Pod", None, body)
+                now = time.monotonic()
+                if answer.status in (200, 201):
+                    self.created.append(("Pod", name))
+                    active[name] = _Pod(node, name, now, now + self.opts.node_timeout)
+                    continue
+                if answer.status == 403:
+                    denied = self._refused(answer, "create", "Pod", None)
+                    for n in [node, *waiting]:
+                        self.results[n] = NodeResult(n, "not-run", "probe pods may not be created: see "
+                                                     "permission-denied")
+                    waiting.clear()
+                    if not active:
+                        raise denied
+                    self.denied.append(denied.denied)
+                    break
+                self.results[node] = NodeResult(node, "failed", f"the probe pod was refused: {answer.reason()}")
+            if not active:
+                break
+            next_deadline = min(p.deadline for p in active.values())
+            try:
+                event = self.events.get(timeout=max(0.05, min(1.0, next_deadline - time.monotonic())))
+            except queue.Empty:
+                event = None
+            if event is not None:
+                quiet_since = time.monotonic()
+                self._on_event(event, active)
+            elif time.monotonic() - quiet_since > (POLL if self.watch_failing.is_set() else RESYNC):
+                # A watch that fell silent (a proxy dropping the stream) must not turn every
+                # probe into a timeout: one list catches up.
+                quiet_since = time.monotonic()
+                for obj in self._list_run_pods():
+                    self._on_event({"type": "MODIFIED", "object": obj}, active)
+            for pod in [p for p in active.values() if time.monotonic() >= p.deadline]:
+                self._timed_out(pod)
+                del active[pod.name]
+            if self.opts.progress is not None:
+                self.opts.progress(f"node probes: {len(self.results)}/{total} done, {len(active)} running")
+
+    def _list_run_pods(self) -> list[Obj]:
+        answer = self._write("GET", "Pod", None, query={"labelSelector": f"{RUN_LABEL}={self.run_id}"})
+        items = (answer.json() or {}).get("items") if answer.status == 200 else None
+        return [i for i in items or [] if isinstance(i, dict)]
+
+    def _on_event(self, event: Obj, active: dict[str, _Pod]) -> None:
+        if event.get("type") == "ERROR":
+            self.notes.append(f"following the probe pods failed: {(event.get('object') or {}).get('message')}")
+            return
+        obj = event.get("object") or {}
+        name = str((obj.get("metadata") or {}).get("name"))
+        pod = active.get(name)
+        if pod is None:
+            return
+        pod.obj = obj
+        if event.get("type") == "DELETED":
+            self.results[pod.node] = NodeResult(pod.node, "failed", "the probe pod was deleted by someone else",
+                                                pod.name, _ms(pod.started))
+            del active[name]
+            return
+        status = obj.get("status") or {}
+        phase = status.get("phase")
+        if phase in ("Succeeded", "Failed"):
+            self.results[pod.node] = self._collect(pod, phase, status)
+            self._delete("Pod", pod.name)
+            del active[name]
+            return
+        waiting = _waiting(status)
+        if waiting is not None and waiting[0] in HOPELESS:
+            self.results[pod.node] = NodeResult(pod.node, "failed", _not_started(self.opts.image, *waiting),
+                                                pod.name, _ms(pod.started))
+            self._delete("Pod", pod.name)
+            del active[name]
+
+    def _collect(self, pod: _Pod, phase: str, status: Obj) -> NodeResult:
+        answer = self.cluster.request("GET", RESOURCES["Pod"].path(self.namespace, pod.name) + "/log",
+                                      {"container": CONTAINER, "limitBytes": str(LOG_LIMIT)})
+        elapsed = _ms(pod.started)
+        if answer.status != 200:
+            return NodeResult(pod.node, "failed", f"the probe's output could not be read: {answer.reason()}"
+                              + can_i_hint("get", RESOURCES["Pod"], self.namespace, answer.status, "log"),
+                              pod.name, elapsed)
+        text = answer.body.decode("utf-8", "replace")
+        line = next((ln for ln in reversed(text.splitlines()) if ln.startswith(nodeprobe.MARKER)), None)
+        if line is None:
+            terminated = _terminated(status)
+            why = f" (exit code {terminated.get('exitCode')}, {terminated.get('reason')})" if terminated else ""
+            last = " ".join(text.strip().splitlines()[-1:])[:300]
+            return NodeResult(pod.node, "failed", f"the probe pod ended {phase}{why} without a result"
+                              + (f": {last}" if last else "") + _python_hint(text), pod.name, elapsed)
+        try:
+            doc = json.loads(line[len(nodeprobe.MARKER):])
+        except ValueError:
+            return NodeResult(pod.node, "failed", "the probe's result is not valid JSON", pod.name, elapsed)
+        return parse_result(pod.node, pod.name, elapsed, doc)
+
+    def _timed_out(self, pod: _Pod) -> None:
+        status = (pod.obj or {}).get("status") or {}
+        waiting = _waiting(status)
+        why = f"{waiting[0]}: {waiting[1]}" if waiting else f"phase {status.get('phase') or 'Pending'}"
+        if not waiting or waiting[0] == "ContainerCreating":
+            event = self._last_event(pod.name)
+            if event:
+                why = event
+        self.results[pod.node] = NodeResult(
+            pod.node, "timeout", f"no result within --node-timeout {self.opts.node_timeout:.0f}s ({why})",
+            pod.name, _ms(pod.started))
+        self._delete("Pod", pod.name)
+
+    def _last_event(self, pod_name: str) -> str | None:
+        answer = self.cluster.request("GET", RESOURCES["Event"].path(self.namespace),
+                                      {"fieldSelector": f"involvedObject.name={pod_name}"})
+        if answer.status != 200:
+            return None
+        items = [e for e in (answer.json() or {}).get("items") or [] if isinstance(e, dict)]
+        warnings = [e for e in items if e.get("type") == "Warning"] or items
+        if not warnings:
+            return None
+        last = warnings[-1]
+        return f"{last.get('reason')}: {' '.join(str(last.get('message') or '').split())[:300]}"
+
+    def cleanup(self) -> None:
+        """Delete everything this run created, whatever happened (a second Ctrl-C is
+        held off until it is done)."""
+        self.stop.set()
+        for kind, name in reversed(list(self.created)):
+            try:
+                self._delete(kind, name)
+            except KeyboardInterrupt:
+                self.notes.append("interrupted while cleaning up")
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep deleting the rest
+                self.notes.append(f"could not delete {kind} {self.namespace}/{name}: {exc}")
+        self.created.clear()
+        if self.created_namespace:
+            answer = self._write("DELETE", "Namespace", self.namespace, namespaced=False)
+            if answer.status not in (200, 202, 404):
+                self.notes.append(f"could not delete namespace {self.namespace}: {answer.reason()}")
+
+
+def _ready(node: Obj) -> bool:
+    for cond in (node.get("status") or {}).get("conditions") or []:
+        if isinstance(cond, dict) and cond.get("type") == "Ready":
+            return cond.get("status") == "True"
+    return True  # no condition reported: let the pod tell
+
+
+def _waiting(status: Obj) -> tuple[str, str] | None:
+    for cs in status.get("containerStatuses") or []:
+        waiting = ((cs or {}).get("state") or {}).get("waiting") if isinstance(cs, dict) else None
+        if isinstance(waiting, dict) and waiting.get("reason"):
+            return str(waiting["reason"]), " ".join(str(waiting.get("message") or "").split())[:300]
+    return None
+
+
+def _terminated(status: Obj) -> Obj | None:
+    for cs in status.get("containerStatuses") or []:
+        term = ((cs or {}).get("state") or {}).get("terminated") if isinstance(cs, dict) else None
+        if isinstance(term, dict):
+            return term
+    return None
+
+
+def _not_started(image: str, reason: str, message: str) -> str:
+    text = f"the probe pod did not start: {reason}" + (f": {message}" if message else "")
+    if reason in ("ErrImagePull", "ImagePullBackOff"):
+        text += (f". The node cannot pull the probe image {image} itself (a pull problem of its own: mirror it, or "
+                 "pass --probe-image with an image the nodes can pull that has python3 >= 3.11)")
+    return text
+
+
+def _python_hint(text: str) -> str:
+    if "executable file not found" in text or "python3: not found" in text or "No such file" in text:
+        return " (the probe image needs python3 >= 3.11: see --probe-image)"
+    if "SyntaxError" in text or "requires Python" in text:
+        return " (the probe image's python3 is older than 3.11: see --probe-image)"
+    return ""
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def parse_result(node: str, pod: str | None, elapsed: int, doc: Any) -> NodeResult:
+    """A node's result document, checked (it comes from a pod: never trusted blindly)."""
+    if not isinstance(doc, dict) or doc.get("version") != nodeprobe.FORMAT_VERSION:
+        return NodeResult(node, "failed", "the probe's result has an unknown format", pod, elapsed)
+    if doc.get("error"):
+        return NodeResult(node, "failed", f"the probe failed on the node: {str(doc['error'])[:300]}", pod, elapsed)
+    images: dict[int, Mapping[str, Any]] = {}
+    for item in doc.get("images") or []:
+        if isinstance(item, dict) and isinstance(item.get("id"), int):
+            images[item["id"]] = item
+    config = doc.get("config") if isinstance(doc.get("config"), dict) else None
+    trust = doc.get("trust") if isinstance(doc.get("trust"), dict) else None
+    return NodeResult(node, "ok", "", pod, elapsed, config, trust, images)
+
+
+def to_probe(res: Resolution, node: NodeResult, item: Mapping[str, Any] | None) -> ImageProbe:
+    """A node's answer for one container as an ImageProbe (vantage node/<name>), its
+    credential indexes mapped onto the container's own list where the node used one of
+    those credentials (same source kind, key and fingerprint)."""
+    vantage = f"node/{node.node}"
+    if node.status != "ok" or item is None:
+        why = node.detail if node.status != "ok" else "the node returned no result for this image"
+        registry = res.reference.registry if res.reference else ""
+        return ImageProbe((Attempt(None, Result("skipped", registry, f"not probed from node {node.node}: {why}")),),
+                          vantage=vantage)
+    creds = [c for c in item.get("credentials") or [] if isinstance(c, dict)]
+    attempts: list[Attempt] = []
+    for raw in item.get("attempts") or []:
+        if not isinstance(raw, dict):
+            continue
+        try:
+            result = result_from_dict(raw)
+        except ValueError as exc:
+                result = Result("skipped", res.reference.registry if res.reference else "", f"node result: {exc}")
+        index = raw.get("credential")
+        local: int | None = None
+        node_entry: tuple[str, str] | None = None
+        if isinstance(index, int) and 0 <= index < len(creds):
+            used = creds[index]
+            local = _local_index(res, used)
+            if local is None:
+                node_entry = (str(used.get("key")), str(used.get("fingerprint")))
+        attempts.append(Attempt(local, result, node_entry))
+    if not attempts:
+        attempts.append(Attempt(None, Result("skipped", "", "the node returned no attempt")))
+    return ImageProbe(tuple(attempts), vantage=vantage)
+
+
+def _local_index(res: Resolution, used: Mapping[str, Any]) -> int | None:
+    node_source = used.get("source") == "node"
+    for i, cred in enumerate(res.credentials):
+        same_source = (cred.source == used.get("source")) or (node_source and not cred.source.startswith("secret/"))
+        if same_source and cred.entry.key == used.get("key") and cred.entry.fingerprint == used.get("fingerprint"):
+            return i
+    return None
+
+
+def pods_by_node(resolutions: Sequence[Resolution]) -> dict[str, list[Resolution]]:
+    out: dict[str, list[Resolution]] = {}
+    for res in resolutions:
+        if res.subject.ref.kind != "Pod":
+            continue
+        node = res.subject.spec.get("nodeName")
+        if isinstance(node, str) and node:
+            out.setdefault(node, []).append(res)
+    return out
+
+
+def run_nodes(cluster: Cluster, opts: NodeOptions, wanted: Sequence[Resolution]) -> NodeRun:
+    """The whole node phase. `wanted`: the containers worth probing from nodes."""
+    runner = Runner(cluster, opts)
+    started_requests = cluster.request_count
+    explicit = bool(opts.nodes) or opts.node_selector is not None
+    on = pods_by_node(wanted)
+    try:
+        nodes, skipped = runner.select_nodes(on, explicit)
+    except _Denied as exc:
+        return NodeRun(denied=(exc.denied,), notes=("node probes not run: the nodes could not be listed",),
+                       requests=cluster.request_count - started_requests)
+    if not explicit:
+        unscheduled = [r for r in wanted if r.subject.ref.kind != "Pod" or not r.subject.spec.get("nodeName")]
+        if unscheduled:
+            runner.notes.append(f"{len(unscheduled)} container(s) are not on a node (templates or pending pods): "
+                                "not probed from nodes; use --node or --node-selector")
+    node_of = {id(r): n for n, rs in on.items() for r in rs}
+    chosen = set(nodes)
+    assignment = [(r, list(nodes) if explicit else [node_of[id(r)]] if node_of.get(id(r)) in chosen else [])
+                  for r in wanted]
+    assignment = [(r, ns) for r, ns in assignment if ns]
+    results = {n: NodeResult(n, "not-run", why) for n, why in skipped.items()}
+    if not nodes or not assignment:
+        if not wanted:
+            runner.notes.append("no image to probe from the nodes")
+        return NodeRun(tuple(results.values()), notes=tuple(runner.notes), nonce=runner.nonce,
+                       requests=cluster.request_count - started_requests)
+    job = make_job(assignment, opts.probe_timeout, runner.nonce)
+    if opts.confirm is not None:
+        text = statement(opts, nodes, len(job.doc["sources"]), len(bundle()))
+        if not opts.confirm(text):
+            runner.notes.append("node probes declined: nothing was created")
+            return NodeRun(tuple(results.values()), notes=tuple(runner.notes), nonce=runner.nonce,
+                           requests=cluster.request_count - started_requests)
+    else:
+        opts.say(statement(opts, nodes, len(job.doc["sources"]), len(bundle())))
+    try:
+        runner.ensure_namespace()
+        runner.clean_leftovers()
+        runner.run(job, nodes)
+    except _Denied as exc:
+        runner.denied.append(exc.denied)
+        runner.notes.append("node probes not run: " + exc.denied.reason)
+    finally:
+        runner.cleanup()
+    results.update(runner.results)
+    for n in nodes:
+        results.setdefault(n, NodeResult(n, "not-run", "not reached"))
+    probes: dict[int, list[ImageProbe]] = {}
+    for res, _ in assignment:
+        for n, image_id in job.assignments[id(res)]:
+            node_result = results[n]
+            probes.setdefault(id(res), []).append(to_probe(res, node_result, node_result.images.get(image_id)))
+    ordered = tuple(results[n] for n in sorted(results))
+    return NodeRun(ordered, {k: tuple(v) for k, v in probes.items()}, tuple(runner.denied), tuple(runner.notes),
+                   runner.nonce, cluster.request_count - started_requests)

@@ -1,0 +1,364 @@
+"""`doctor --from-nodes` end to end: the plugin creates probe pods on fakekube, whose
+simulated kubelet (tests/fakekube/kubelet.py) runs each pod's command on this machine
+with the pod's volumes mapped (the ConfigMap's probe.pyz, the job Secret, and the
+node's "host" paths from a per-node directory), against the real docker-registry.
+
+Nodes differ the way real nodes do: which CA they trust for the registry (certs.d),
+what their /var/lib/kubelet/config.json holds (the global pull secret's rollout), and
+whether the probe pod can start at all."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakekube import FakeKube
+from tests.fakekube.kubelet import SimKubelet
+from tests.integration.live_helpers import (
+    REPO,
+    auth,
+    b64,
+    doctor,
+    global_pull_secret,
+    namespace,
+    pull_secret,
+    service_account,
+)
+from tests.integration.registry_env import ALICE, BOB, RegistryEnv
+
+NS = "shop"
+PROBE_NS = "kubectl-pullsecret-probe"
+LABEL = "app.kubernetes.io/name=pullsecret-node-probe"
+GLOBAL_PW = "global-quay-pw-77x"
+STALE_PW = "stale-quay-pw-12z"
+
+
+def _pod(name: str, node: str, image: str, pull: tuple[str, ...] = ("regcred",)) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": NS, "uid": f"uid-{name}",
+                         "creationTimestamp": "2026-11-01T10:00:00Z"},
+            "spec": {"serviceAccountName": "default", "nodeName": node,
+                     "imagePullSecrets": [{"name": n} for n in pull],
+                     "containers": [{"name": "web", "image": image}]},
+            "status": {"phase": "Running"}}
+
+
+def _global_auths(env: RegistryEnv, quay_pw: str = GLOBAL_PW) -> dict[str, Any]:
+    # The node credentials: alice for the token registry (delegated auth on 127.0.0.2),
+    # and a quay.io entry that only tells a stale node from a current one.
+    return {"quay.io": auth("quay-bot", quay_pw), env.token: auth(*ALICE)}
+
+
+def _node_root(tmp: Path, name: str, config: Mapping[str, Any] | None, cas: Mapping[str, str]) -> Path:
+    """A node's filesystem: config.json (None: absent) and certs.d/<host>/ca.crt."""
+    root = tmp / name
+    (root / "etc" / "pki" / "ca-trust" / "extracted" / "pem").mkdir(parents=True)
+    (root / "etc" / "pki" / "ca-trust" / "extracted" / "pem" / "tls-ca-bundle.pem").write_text("")
+    # RHEL's compatibility link, relative as on the node.
+    (root / "etc" / "pki" / "tls" / "certs").mkdir(parents=True)
+    os.symlink("../../ca-trust/extracted/pem/tls-ca-bundle.pem", root / "etc/pki/tls/certs/ca-bundle.crt")
+    if config is not None:
+        (root / "var" / "lib" / "kubelet").mkdir(parents=True)
+        (root / "var" / "lib" / "kubelet" / "config.json").write_text(json.dumps(config))
+    for host, pem in cas.items():
+        d = root / "etc" / "docker" / "certs.d" / host
+        d.mkdir(parents=True)
+        (d / "ca.crt").write_text(pem)
+    return root
+
+
+@pytest.fixture
+def cluster(registry_env: RegistryEnv, tmp_path: Path) -> Iterator[tuple[FakeKube, SimKubelet, Path]]:
+    """OpenShift on fakekube: pods web-a/b/c on node-a/b/c, all pulling from the basic
+    registry with regcred (alice), and web-t pulling from the token registry with the
+    node's credentials only.
+    - node-a: trusts the test CA for the registries, config.json = the global pull secret;
+    - node-b: trusts it too, but its config.json is the previous pull secret (rollout pending);
+    - node-c: no CA for the basic registry (tls-error from there), config.json current."""
+    env = registry_env
+    ca = Path(env.ca_file).read_text()
+    everything = {env.basic: ca, env.token: ca, env.token_server: ca}
+    current = {"auths": _global_auths(env)}
+    stale = {"auths": _global_auths(env, STALE_PW)}
+    with FakeKube(openshift=True) as api:
+        api.add_all([
+            namespace(NS), service_account("default", NS),
+            pull_secret("regcred", NS, {env.basic: auth(*ALICE)}),
+            global_pull_secret(_global_auths(env)),
+            _pod("web-a", "node-a", f"{env.basic}/acme/web:1.0"),
+            _pod("web-b", "node-b", f"{env.basic}/acme/web:1.0"),
+            _pod("web-c", "node-c", f"{env.basic}/acme/web:1.0"),
+            _pod("web-t", "node-a", f"{env.token}/acme/web:1.0", pull=()),
+        ])
+        kubelet = _kubelet(api, tmp_path)
+        kubelet.add_node("node-a", root=_node_root(tmp_path, "node-a", current, everything))
+        kubelet.add_node("node-b", root=_node_root(tmp_path, "node-b", stale, everything))
+        kubelet.add_node("node-c", root=_node_root(tmp_path, "node-c", current,
+                                                    {env.token: ca, env.token_server: ca}))
+        yield api, kubelet, api.kubeconfig(tmp_path / "kc", namespace=NS)
+
+
+def _kubelet(api: FakeKube, tmp: Path) -> SimKubelet:
+    """The simulated kubelet, its pods' python3 isolated (-I: no site-packages): as in the
+    probe image, the probe program must bring everything it imports."""
+    kubelet = api.kubelet()
+    python3 = tmp / "bin" / "python3"
+    python3.parent.mkdir(exist_ok=True)
+    python3.write_text(f'#!/bin/sh\nexec {sys.executable} -I "$@"\n')
+    python3.chmod(0o755)
+    kubelet.python = str(python3)
+    return kubelet
+
+
+def _leftovers(api: FakeKube) -> list[str]:
+    out = []
+    for kind in ("Pod", "Secret", "ConfigMap"):
+        for obj in api.list_objects(kind):
+            labels = obj["metadata"].get("labels") or {}
+            if labels.get("app.kubernetes.io/managed-by") == "kubectl-pullsecret":
+                out.append(f"{kind}/{obj['metadata']['namespace']}/{obj['metadata']['name']}")
+    return out
+
+
+def _json(run: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(run.out)
+    return doc
+
+
+def test_fan_out_reports_each_node(cluster: tuple[FakeKube, SimKubelet, Path], registry_env: RegistryEnv) -> None:
+    api, kubelet, kc = cluster
+    run = doctor("--from-nodes", "--yes", "-o", "json", "--registry-ca-file", registry_env.ca_file,
+                 kubeconfig=kc)
+    assert run.code == 1, run.err
+    doc = _json(run)
+    # Every node ran its probe pod once; nothing is left behind, the namespace is gone.
+    assert sorted(n for n, _ in kubelet.runs) == ["node-a", "node-b", "node-c"]
+    assert _leftovers(api) == []
+    assert api.get_object("Namespace", None, PROBE_NS) is None
+    assert [(n["name"], n["status"]) for n in doc["nodes"]] == [("node-a", "ok"), ("node-b", "ok"),
+                                                                 ("node-c", "ok")]
+    basic = next(i for i in doc["images"] if i["image"].startswith(registry_env.basic))
+    assert basic["probe"]["vantage"] == "local" and basic["probe"]["outcome"] == "ok"
+    by_vantage = {p["vantage"]: p for p in basic["nodeProbes"]}
+    assert sorted(by_vantage) == ["node/node-a", "node/node-b", "node/node-c"]
+    assert by_vantage["node/node-a"]["outcome"] == "ok"
+    assert by_vantage["node/node-a"]["digest"] == registry_env.digests["basic/acme/web:1.0"]
+    assert by_vantage["node/node-a"]["credential"] == 0  # regcred's alice, as listed in credentials
+    assert by_vantage["node/node-c"]["outcome"] == "tls-error"
+    # The token registry: the node's own config.json credential (alice) through the token server.
+    token = next(i for i in doc["images"] if i["image"].startswith(registry_env.token))
+    assert [p["outcome"] for p in token["nodeProbes"]] == ["ok"]
+    assert token["nodeProbes"][0]["authServer"] == registry_env.token_server
+    # Findings name the node: TLS from node-c for the pod on node-c only.
+    tls = [f for f in doc["findings"] if f["check"] == "registry-tls-untrusted"]
+    assert [(f["object"]["name"], f["message"].split(":")[0]) for f in tls] == [("web-c", "From node node-c")]
+    assert "node's own trust" in tls[0]["message"]
+    stale = [f for f in doc["findings"] if f["check"] == "node-credentials-stale"]
+    assert [(f["object"]["kind"], f["object"]["name"], f["severity"]) for f in stale] == [("Node", "node-b",
+                                                                                             "warning")]
+    assert "quay.io has another credential" in stale[0]["message"]
+    for secret in (ALICE[1], GLOBAL_PW, STALE_PW, b64(f"{ALICE[0]}:{ALICE[1]}")):
+        assert secret not in run.out and secret not in run.err
+    # The privileges were stated before anything was created.
+    assert "hostNetwork" in run.err and "/var/lib/kubelet/config.json" in run.err
+
+
+def test_probe_pod_shape(cluster: tuple[FakeKube, SimKubelet, Path]) -> None:
+    """What is created: a ConfigMap (the program), a Secret (the job), one pod per node,
+    privileged the documented way and no more."""
+    api, kubelet, kc = cluster
+    seen: dict[str, dict[str, Any]] = {}
+
+    def capture() -> None:  # just before the plugin deletes them
+        for kind in ("Pod", "ConfigMap", "Secret"):
+            for obj in api.list_objects(kind, PROBE_NS):
+                seen.setdefault(kind, obj)
+
+    api.before("DELETE", rf"/api/v1/namespaces/{PROBE_NS}/pods/.*", capture)
+    run = doctor("--from-nodes", "--yes", "--node", "node-a", "-o", "json", kubeconfig=kc)
+    assert run.code in (0, 1), run.err
+    posts = [r.path.rsplit("/", 1)[-1] for r in api.requests if r.method == "POST"]
+    assert posts == ["namespaces", "configmaps", "secrets", "pods"]
+    pod = seen["Pod"]
+    spec = pod["spec"]
+    assert spec["nodeName"] == "node-a" and spec["hostNetwork"] is True and spec["dnsPolicy"] == "Default"
+    assert spec["tolerations"] == [{"operator": "Exists"}] and spec["restartPolicy"] == "Never"
+    assert spec["automountServiceAccountToken"] is False
+    [container] = spec["containers"]
+    assert all(m["readOnly"] for m in container["volumeMounts"])
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    host_paths = sorted(v["hostPath"]["path"] for v in spec["volumes"] if "hostPath" in v)
+    assert host_paths == ["/etc", "/var/lib/kubelet/config.json"]
+    assert pod["metadata"]["labels"]["app.kubernetes.io/name"] == "pullsecret-node-probe"
+    # The program travels in the ConfigMap, the credentials only in the Secret.
+    assert set(seen["ConfigMap"]["binaryData"]) == {"probe.pyz"}
+    assert ALICE[1].encode() not in json.dumps(seen["ConfigMap"]).encode()
+    job = json.loads(base64.b64decode(seen["Secret"]["data"]["job.json"]))
+    assert [s["name"] for s in job["sources"]] == [f"secret/{NS}/regcred"]
+    assert GLOBAL_PW not in json.dumps(job)  # the node's own credentials are the node's
+    assert _leftovers(api) == []
+
+
+def test_node_that_never_starts_times_out(registry_env: RegistryEnv, tmp_path: Path) -> None:
+    """node-x cannot pull the probe image (fails fast, says so); node-y has no config.json, so
+    the hostPath mount fails and the pod never starts (the timeout, with the mount event)."""
+    with FakeKube(openshift=True) as api:
+        api.add_all([namespace(NS), service_account("default", NS), global_pull_secret(),
+                     pull_secret("regcred", NS, {registry_env.basic: auth(*ALICE)}),
+                     _pod("web-x", "node-x", f"{registry_env.basic}/acme/web:1.0"),
+                     _pod("web-y", "node-y", f"{registry_env.basic}/acme/web:1.0")])
+        kubelet = _kubelet(api, tmp_path)
+        kubelet.add_node("node-x", root=_node_root(tmp_path, "node-x", {"auths": {}}, {}),
+                         stuck_reason="ImagePullBackOff")
+        kubelet.add_node("node-y", root=_node_root(tmp_path, "node-y", None, {}))
+        kc = api.kubeconfig(tmp_path / "kc", namespace=NS)
+        started = time.monotonic()
+        run = doctor("--from-nodes", "--yes", "--node-timeout", "4", "-o", "json", kubeconfig=kc)
+        elapsed = time.monotonic() - started
+        doc = _json(run)
+        nodes = {n["name"]: n for n in doc["nodes"]}
+        assert nodes["node-x"]["status"] == "failed"
+        assert "ImagePullBackOff" in nodes["node-x"]["detail"] and "--probe-image" in nodes["node-x"]["detail"]
+        assert nodes["node-y"]["status"] == "timeout"
+        assert "--node-timeout 4s" in nodes["node-y"]["detail"] and "FailedMount" in nodes["node-y"]["detail"]
+        assert elapsed < 60
+        # Those pods' images fall back to this machine's probe; the node entries say why not.
+        [image] = doc["images"]
+        assert {p["vantage"]: p["outcome"] for p in image["nodeProbes"]} == {"node/node-x": "skipped",
+                                                                           "node/node-y": "skipped"}
+        assert _leftovers(api) == []
+        assert kubelet.running() == []
+
+
+def test_interrupted_run_leaves_nothing(registry_env: RegistryEnv, tmp_path: Path) -> None:
+    with FakeKube(openshift=True) as api:
+        api.add_all([namespace(NS), service_account("default", NS), global_pull_secret(),
+                     pull_secret("regcred", NS, {registry_env.basic: auth(*ALICE)})]
+                    + [_pod(f"web-{i}", f"node-{i}", f"{registry_env.basic}/acme/web:1.0") for i in range(4)])
+        kubelet = _kubelet(api, tmp_path)
+        for i in range(4):
+            kubelet.add_node(f"node-{i}", root=_node_root(tmp_path, f"node-{i}", {"auths": {}}, {}),
+                             start_delay=30)
+        kc = api.kubeconfig(tmp_path / "kc", namespace=NS)
+        proc = subprocess.Popen([sys.executable, "-m", "kubectl_pullsecret", "doctor", "--from-nodes", "--yes",
+                                 "--max-parallel", "2", "--kubeconfig", str(kc), "-o", "json"], cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(api.list_objects("Pod", PROBE_NS)) < 2:
+            time.sleep(0.1)
+        assert len(api.list_objects("Pod", PROBE_NS)) == 2
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert _leftovers(api) == []
+        assert api.get_object("Namespace", None, PROBE_NS) is None
+        assert kubelet.running() == []
+
+
+def test_leftovers_of_an_earlier_run_are_cleaned(cluster: tuple[FakeKube, SimKubelet, Path]) -> None:
+    api, kubelet, kc = cluster
+    labels = {"app.kubernetes.io/name": "pullsecret-node-probe", "app.kubernetes.io/managed-by": "kubectl-pullsecret",
+              "pullsecret.kubectl.io/run": "old"}
+    api.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": PROBE_NS, "labels": {
+        "app.kubernetes.io/managed-by": "kubectl-pullsecret"}}})
+    for name, expires in (("expired", "2026-01-01T00:00:00Z"), ("live", "2099-01-01T00:00:00Z")):
+        api.add({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+            "name": f"pullsecret-probe-{name}", "namespace": PROBE_NS, "labels": labels,
+            "annotations": {"pullsecret.kubectl.io/expires": expires}}, "data": {}})
+    run = doctor("--from-nodes", "--yes", "--node", "node-a", "-o", "json", kubeconfig=kc)
+    assert run.code in (0, 1), run.err
+    deleted = [r.path for r in api.requests if r.method == "DELETE" and "/configmaps/" in r.path]
+    assert any(p.endswith("/pullsecret-probe-expired") for p in deleted)
+    assert not any(p.endswith("/pullsecret-probe-live") for p in deleted)
+
+
+def test_pods_forbidden_is_permission_denied(cluster: tuple[FakeKube, SimKubelet, Path],
+                                             registry_env: RegistryEnv) -> None:
+    api, kubelet, kc = cluster
+    api.forbid("pods", PROBE_NS, "create")
+    run = doctor("--from-nodes", "--yes", "-o", "json", "--registry-ca-file", registry_env.ca_file,
+                 kubeconfig=kc)
+    doc = _json(run)
+    denied = [f for f in doc["findings"] if f["check"] == "permission-denied"]
+    assert len(denied) == 1 and "Node probes (--from-nodes) were not run" in denied[0]["message"]
+    assert denied[0]["object"] == {"kind": "Pod", "namespace": PROBE_NS, "name": None}
+    assert kubelet.runs == []
+    assert _leftovers(api) == []
+    assert api.get_object("Namespace", None, PROBE_NS) is None
+    assert {n["status"] for n in doc["nodes"]} == {"not-run"}
+    # This machine's probes still ran and decide the registry checks.
+    assert all(i["probe"]["vantage"] == "local" for i in doc["images"])
+
+
+def test_no_terminal_needs_yes(cluster: tuple[FakeKube, SimKubelet, Path]) -> None:
+    api, kubelet, kc = cluster
+    api.clear_log()
+    run = doctor("--from-nodes", kubeconfig=kc)
+    assert run.code == 2
+    assert "--yes" in run.err and "Traceback" not in run.err
+    assert api.requests == []  # refused before anything was read
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--node", "n1"], "only with --from-nodes"),
+    (["--from-nodes", "--yes", "--no-probe"], "drop --no-probe"),
+    (["--from-nodes", "--yes", "--node", "a", "--node-selector", "x=y"], "one or the other"),
+    (["--from-nodes", "--yes", "--max-parallel", "0"], "between 1 and 100"),
+])
+def test_usage_errors(args: list[str], needle: str) -> None:
+    run = doctor(*args)
+    assert run.code == 2 and needle in run.err, run.err
+
+
+def test_offline_from_nodes_is_a_usage_error() -> None:
+    run = doctor("-f", "examples/shop", "--from-nodes", "--yes")
+    assert run.code == 2 and "--from-nodes" in run.err
+
+
+def test_node_selection(cluster: tuple[FakeKube, SimKubelet, Path]) -> None:
+    api, kubelet, kc = cluster
+    run = doctor("--from-nodes", "--yes", "--node", "node-b", "--node", "nowhere", "-o", "json", kubeconfig=kc)
+    doc = _json(run)
+    assert {n["name"]: n["status"] for n in doc["nodes"]} == {"node-b": "ok", "nowhere": "not-run"}
+    assert [n for n, _ in kubelet.runs] == ["node-b"]
+    # An explicit node probes every image in scope.
+    assert all([p["vantage"] for p in i["nodeProbes"]] == ["node/node-b"] for i in doc["images"])
+
+
+def test_through_real_kubectl(cluster: tuple[FakeKube, SimKubelet, Path], tmp_path: Path) -> None:
+    from tests.integration.live_helpers import kubectl
+
+    api, kubelet, kc = cluster
+    if shutil.which("kubectl") is None:
+        pytest.fail("kubectl is required")
+    run = kubectl(tmp_path, "pullsecret", "doctor", "--kubeconfig", str(kc), "--from-nodes", "--yes",
+                  "--node", "node-a", "-o", "yaml")
+    assert run.code in (0, 1), run.err
+    assert "vantage: node/node-a" in run.out
+    assert _leftovers(api) == []
+    assert BOB[1] not in run.out
+
+
+def test_refused_watch_falls_back_to_polling(cluster: tuple[FakeKube, SimKubelet, Path]) -> None:
+    """A watch the API refuses (or a proxy that drops streams) must not turn every probe into a timeout."""
+    api, kubelet, kc = cluster
+    api.forbid("pods", PROBE_NS, "watch")
+    run = doctor("--from-nodes", "--yes", "--node", "node-a", "--node-timeout", "60", "-o", "json", kubeconfig=kc)
+    doc = _json(run)
+    assert [(n["name"], n["status"]) for n in doc["nodes"]] == [("node-a", "ok")], run.err
+    lists = [r for r in api.requests if r.method == "GET" and r.path.endswith(f"/{PROBE_NS}/pods")
+             and r.query.get("labelSelector", "").startswith("pullsecret.kubectl.io/run=")
+             and r.query.get("watch") != "true"]
+    assert lists  # it polled
+    assert _leftovers(api) == []
