@@ -66,6 +66,7 @@ def _secret(name: str, ns: str, auths: dict[str, Any]) -> dict[str, Any]:
 def _case(tmp: Path, registry: str, ca_file: str, nodes: int, parallel: int, delay: float) -> dict[str, Any]:
     ca = Path(ca_file).read_text()
     global_auths = {"quay.io": _auth("bot", "bench-pw")}
+    case_dir = Path(tempfile.mkdtemp(prefix=f"{nodes}-{parallel}-", dir=tmp))
     with FakeKube(openshift=True) as api:
         api.add_all([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
                      {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": NS}},
@@ -74,7 +75,7 @@ def _case(tmp: Path, registry: str, ca_file: str, nodes: int, parallel: int, del
         kubelet = api.kubelet()
         for i in range(nodes):
             name = f"node-{i:03d}"
-            root = tmp / f"{nodes}-{parallel}" / name
+            root = case_dir / name
             (root / "var/lib/kubelet").mkdir(parents=True)
             (root / "var/lib/kubelet/config.json").write_text(json.dumps({"auths": global_auths}))
             (root / "etc/docker/certs.d" / registry).mkdir(parents=True)
@@ -86,7 +87,7 @@ def _case(tmp: Path, registry: str, ca_file: str, nodes: int, parallel: int, del
                      "spec": {"nodeName": name, "imagePullSecrets": [{"name": "regcred"}],
                               "containers": [{"name": "web", "image": f"{registry}/acme/web:1.0"}]},
                      "status": {"phase": "Running"}})
-        kc = api.kubeconfig(tmp / f"kc-{nodes}-{parallel}", namespace=NS)
+        kc = api.kubeconfig(case_dir / "kubeconfig", namespace=NS)
         api.clear_log()
         started = time.perf_counter()
         run = subprocess.run([sys.executable, "-m", "kubectl_pullsecret", "doctor", "--kubeconfig", str(kc),
@@ -102,12 +103,15 @@ def _case(tmp: Path, registry: str, ca_file: str, nodes: int, parallel: int, del
         outcomes = {p["outcome"] for i in doc["images"] for p in i.get("nodeProbes", [])}
         if bad or outcomes != {"ok"} or len(doc["nodes"]) != nodes:
             raise SystemExit(f"unexpected result: bad nodes {bad[:3]}, outcomes {outcomes}")
-        node_phase = [r for r in requests if f"/namespaces/{PROBE_NS}" in r.path or r.path.startswith("/api/v1/nodes")]
+        node_phase = [r for r in requests if f"/namespaces/{PROBE_NS}" in r.path or r.path.startswith("/api/v1/nodes")
+                      or (r.method == "POST" and r.path == "/api/v1/namespaces")]
         pods = sum(1 for r in node_phase if r.method == "POST" and r.path.endswith("/pods"))
-        return {"nodes": nodes, "parallel": parallel, "wall_s": round(wall, 2), "requests": len(requests),
-                "node_phase_requests": len(node_phase), "pods_created": pods,
-                "per_node": round(len(node_phase) / nodes, 2),
-                "watches": sum(1 for r in node_phase if r.query.get("watch") == "true")}
+        result = {"nodes": nodes, "parallel": parallel, "wall_s": round(wall, 2), "requests": len(requests),
+                  "node_phase_requests": len(node_phase), "pods_created": pods,
+                  "per_node": round(len(node_phase) / nodes, 2),
+                  "watches": sum(1 for r in node_phase if r.query.get("watch") == "true")}
+        print(f"  {result}", file=sys.stderr)
+        return result
 
 
 def main() -> int:

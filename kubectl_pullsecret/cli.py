@@ -44,6 +44,7 @@ examples:
   kubectl pullsecret doctor -A --no-probe            # the whole cluster, credentials matched only
   kubectl pullsecret doctor -f examples/shop         # offline: a dump, a must-gather, stdin
   kubectl pullsecret doctor --image quay.io/acme/web:1.2 --authfile ~/.docker/config.json
+  kubectl pullsecret doctor -n shop --from-nodes     # probe from the pods' nodes too (asks y/N)
   kubectl pullsecret fix deployment/web -n shop      # offer each fix, y/N
   kubectl pullsecret fix create regcred --docker-server quay.io --docker-username bot \
       --docker-password-stdin --link default -n shop < password.txt
@@ -337,6 +338,8 @@ def _node_options(args: argparse.Namespace) -> Any:
         if given:
             raise UsageError(f"{', '.join(given)}: only with --from-nodes")
         return None
+    if args.filename:
+        raise UsageError("--from-nodes runs probe pods on the cluster's nodes: it cannot be used with -f")
     if args.node and args.node_selector:
         raise UsageError("--node and --node-selector: give one or the other")
     if args.no_probe:

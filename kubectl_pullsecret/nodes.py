@@ -29,10 +29,11 @@ import logging
 import os
 import queue
 import secrets
+import signal
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -55,6 +56,9 @@ MANAGED_LABEL = ("app.kubernetes.io/managed-by", "kubectl-pullsecret")
 RUN_LABEL = "pullsecret.kubectl.io/run"
 EXPIRES = "pullsecret.kubectl.io/expires"  # when the run that made an object will have deleted it
 CONTAINER = "probe"
+CONFIG_VOLUME = "kubelet-config"
+SA_WAIT_ATTEMPTS = 20  # x 0.5 s: the new namespace's default service account
+MOUNT_CHECK = 5.0  # seconds a pod may wait to start before its events are read once (a failed mount)
 CODE_PATH, JOB_PATH, HOST_ROOT = "/opt/pullsecret", "/run/pullsecret", "/host"
 LOG_LIMIT = 4 << 20
 RESYNC = 15.0  # seconds without a watch event before the run's pods are listed once
@@ -194,10 +198,14 @@ def namespace_object(name: str) -> Obj:
                         "openshift.io/description": "kubectl pullsecret doctor --from-nodes probe pods"}}}
 
 
-def pod_object(name: str, namespace: str, run: str, node: str, image: str, timeout: float, expires: str) -> Obj:
+def pod_object(name: str, namespace: str, run: str, node: str, image: str, timeout: float, expires: str,
+               kubelet_config: bool = True) -> Obj:
+    """One probe pod. `kubelet_config` False: without the config.json mount (for a node
+    that has no such file: a hostPath of type File would keep the pod from starting, and
+    any other type could make the runtime create the path on the node)."""
     meta = _meta(name, namespace, run, expires)
     meta["annotations"]["pullsecret.kubectl.io/node"] = node
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {
+    pod: Obj = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {
         "nodeName": node,  # no scheduler: cordoned and tainted nodes too
         "hostNetwork": True,  # the node's routes and firewall
         "dnsPolicy": "Default",  # the node's resolv.conf, as the runtime resolves (not cluster DNS)
@@ -225,17 +233,23 @@ def pod_object(name: str, namespace: str, run: str, node: str, image: str, timeo
             "volumeMounts": [
                 {"name": "code", "mountPath": CODE_PATH, "readOnly": True},
                 {"name": "job", "mountPath": JOB_PATH, "readOnly": True},
-                {"name": "kubelet-config", "mountPath": f"{HOST_ROOT}{nodeprobe.KUBELET_CONFIG}", "readOnly": True},
+                {"name": CONFIG_VOLUME, "mountPath": f"{HOST_ROOT}{nodeprobe.KUBELET_CONFIG}", "readOnly": True},
                 {"name": "host-etc", "mountPath": f"{HOST_ROOT}/etc", "readOnly": True},
             ],
         }],
         "volumes": [
             {"name": "code", "configMap": {"name": name_of(run)}},
             {"name": "job", "secret": {"secretName": name_of(run)}},
-            {"name": "kubelet-config", "hostPath": {"path": nodeprobe.KUBELET_CONFIG, "type": "File"}},
+            {"name": CONFIG_VOLUME, "hostPath": {"path": nodeprobe.KUBELET_CONFIG, "type": "File"}},
             {"name": "host-etc", "hostPath": {"path": "/etc", "type": "Directory"}},
         ],
     }}
+    if not kubelet_config:
+        spec: Obj = pod["spec"]
+        spec["volumes"] = [v for v in spec["volumes"] if v["name"] != CONFIG_VOLUME]
+        for c in spec["containers"]:
+            c["volumeMounts"] = [m for m in c["volumeMounts"] if m["name"] != CONFIG_VOLUME]
+    return pod
 
 
 def name_of(run: str) -> str:
@@ -284,6 +298,8 @@ class _Pod:
     started: float
     deadline: float
     obj: Obj | None = None  # the latest state the watch delivered
+    mount_checked: bool = False
+    kubelet_config: bool = True
 
 
 class Runner:
@@ -463,12 +479,9 @@ class Runner:
                 node = waiting.pop(0)
                 index += 1
                 name = f"{name_of(self.run_id)}-{index}"
-                body = pod_object(name, self.namespace, self.run_id, node, self.opts.image, self.opts.node_timeout,
-                                  expires)
-                answer = self._write("POST", "Pod", None, body)
+                answer = self._create_pod(name, node, expires)
                 now = time.monotonic()
                 if answer.status in (200, 201):
-                    self.created.append(("Pod", name))
                     active[name] = _Pod(node, name, now, now + self.opts.node_timeout)
                     continue
                 if answer.status == 403:
@@ -498,11 +511,49 @@ class Runner:
                 quiet_since = time.monotonic()
                 for obj in self._list_run_pods():
                     self._on_event({"type": "MODIFIED", "object": obj}, active)
+            for pod in [p for p in active.values() if not p.mount_checked and _not_started(p)
+                        and time.monotonic() - p.started >= MOUNT_CHECK]:
+                self._check_mounts(pod, active, expires)
             for pod in [p for p in active.values() if time.monotonic() >= p.deadline]:
                 self._timed_out(pod)
                 del active[pod.name]
             if self.opts.progress is not None:
                 self.opts.progress(f"node probes: {len(self.results)}/{total} done, {len(active)} running")
+
+    def _create_pod(self, name: str, node: str, expires: str, kubelet_config: bool = True) -> Answer:
+        body = pod_object(name, self.namespace, self.run_id, node, self.opts.image, self.opts.node_timeout, expires,
+                          kubelet_config)
+        for _ in range(SA_WAIT_ATTEMPTS):
+            answer = self._write("POST", "Pod", None, body)
+            # A namespace created a moment ago has no "default" service account until its
+            # controller makes one, and admission refuses pods until then.
+            if not (answer.status == 403 and "error looking up service account" in answer.reason()):
+                break
+            time.sleep(0.5)
+        if answer.status in (200, 201):
+            self.created.append(("Pod", name))
+        return answer
+
+    def _check_mounts(self, pod: _Pod, active: dict[str, _Pod], expires: str) -> None:
+        """A pod still not started after MOUNT_CHECK: read its events once. A node without
+        /var/lib/kubelet/config.json (the kubelet uses none then) gets a pod without that
+        mount, in the same time budget."""
+        pod.mount_checked = True
+        events = self._events(pod.name)
+        failed = [e for e in events if e.get("reason") == "FailedMount"
+                  and f'"{CONFIG_VOLUME}"' in str(e.get("message") or "")]
+        if not failed or not pod.kubelet_config:
+            return
+        log.info("node %s has no %s: probing without it", pod.node, nodeprobe.KUBELET_CONFIG)
+        self._delete("Pod", pod.name)
+        del active[pod.name]
+        name = f"{pod.name}-n"
+        answer = self._create_pod(name, pod.node, expires, kubelet_config=False)
+        if answer.status in (200, 201):
+            active[name] = _Pod(pod.node, name, pod.started, pod.deadline, mount_checked=True, kubelet_config=False)
+        else:
+            self.results[pod.node] = NodeResult(pod.node, "failed", f"the probe pod was refused: {answer.reason()}",
+                                                name, _ms(pod.started))
 
     def _list_run_pods(self) -> list[Obj]:
         answer = self._write("GET", "Pod", None, query={"labelSelector": f"{RUN_LABEL}={self.run_id}"})
@@ -533,7 +584,7 @@ class Runner:
             return
         waiting = _waiting(status)
         if waiting is not None and waiting[0] in HOPELESS:
-            self.results[pod.node] = NodeResult(pod.node, "failed", _not_started(self.opts.image, *waiting),
+            self.results[pod.node] = NodeResult(pod.node, "failed", _start_failure(self.opts.image, *waiting),
                                                 pod.name, _ms(pod.started))
             self._delete("Pod", pod.name)
             del active[name]
@@ -573,17 +624,30 @@ class Runner:
             pod.name, _ms(pod.started))
         self._delete("Pod", pod.name)
 
-    def _last_event(self, pod_name: str) -> str | None:
+    def _events(self, pod_name: str) -> list[Obj]:
         answer = self.cluster.request("GET", RESOURCES["Event"].path(self.namespace),
                                       {"fieldSelector": f"involvedObject.name={pod_name}"})
         if answer.status != 200:
-            return None
-        items = [e for e in (answer.json() or {}).get("items") or [] if isinstance(e, dict)]
+            return []
+        return [e for e in (answer.json() or {}).get("items") or [] if isinstance(e, dict)]
+
+    def _last_event(self, pod_name: str) -> str | None:
+        items = self._events(pod_name)
         warnings = [e for e in items if e.get("type") == "Warning"] or items
         if not warnings:
             return None
         last = warnings[-1]
         return f"{last.get('reason')}: {' '.join(str(last.get('message') or '').split())[:300]}"
+
+    def _in_use(self) -> bool:
+        """Does another run (a colleague's, started meanwhile) still have objects in the
+        namespace? Then it stays: deleting it would delete their probe pods."""
+        selector = f"{APP_LABEL[0]}={APP_LABEL[1]}"
+        for kind in ("Pod", "ConfigMap"):
+            answer = self._write("GET", kind, None, query={"labelSelector": selector, "limit": "1"})
+            if answer.status != 200 or (answer.json() or {}).get("items"):
+                return True
+        return False
 
     def cleanup(self) -> None:
         """Delete everything this run created, whatever happened (a second Ctrl-C is
@@ -592,16 +656,26 @@ class Runner:
         for kind, name in reversed(list(self.created)):
             try:
                 self._delete(kind, name)
-            except KeyboardInterrupt:
-                self.notes.append("interrupted while cleaning up")
-                raise
             except Exception as exc:  # noqa: BLE001 - keep deleting the rest
                 self.notes.append(f"could not delete {kind} {self.namespace}/{name}: {exc}")
         self.created.clear()
-        if self.created_namespace:
+        if self.created_namespace and not self._in_use():
             answer = self._write("DELETE", "Namespace", self.namespace, namespaced=False)
             if answer.status not in (200, 202, 404):
                 self.notes.append(f"could not delete namespace {self.namespace}: {answer.reason()}")
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """A second Ctrl-C must not stop the cleanup half way (pods would stay behind)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _ready(node: Obj) -> bool:
@@ -619,6 +693,15 @@ def _waiting(status: Obj) -> tuple[str, str] | None:
     return None
 
 
+def _not_started(pod: _Pod) -> bool:
+    """Still waiting for its container (as far as the watch has told)."""
+    status = (pod.obj or {}).get("status") or {}
+    if status.get("phase") not in (None, "Pending"):
+        return False
+    waiting = _waiting(status)
+    return waiting is None or waiting[0] == "ContainerCreating"
+
+
 def _terminated(status: Obj) -> Obj | None:
     for cs in status.get("containerStatuses") or []:
         term = ((cs or {}).get("state") or {}).get("terminated") if isinstance(cs, dict) else None
@@ -627,7 +710,7 @@ def _terminated(status: Obj) -> Obj | None:
     return None
 
 
-def _not_started(image: str, reason: str, message: str) -> str:
+def _start_failure(image: str, reason: str, message: str) -> str:
     text = f"the probe pod did not start: {reason}" + (f": {message}" if message else "")
     if reason in ("ErrImagePull", "ImagePullBackOff"):
         text += (f". The node cannot pull the probe image {image} itself (a pull problem of its own: mirror it, or "
@@ -747,6 +830,7 @@ def run_nodes(cluster: Cluster, opts: NodeOptions, wanted: Sequence[Resolution])
         text = statement(opts, nodes, len(job.doc["sources"]), len(bundle()))
         if not opts.confirm(text):
             runner.notes.append("node probes declined: nothing was created")
+            results.update({n: NodeResult(n, "not-run", "declined at the prompt") for n in nodes})
             return NodeRun(tuple(results.values()), notes=tuple(runner.notes), nonce=runner.nonce,
                            requests=cluster.request_count - started_requests)
     else:
@@ -759,7 +843,8 @@ def run_nodes(cluster: Cluster, opts: NodeOptions, wanted: Sequence[Resolution])
         runner.denied.append(exc.denied)
         runner.notes.append("node probes not run: " + exc.denied.reason)
     finally:
-        runner.cleanup()
+        with _sigint_ignored():
+            runner.cleanup()
     results.update(runner.results)
     for n in nodes:
         results.setdefault(n, NodeResult(n, "not-run", "not reached"))

@@ -258,9 +258,15 @@ def test_interrupted_run_leaves_nothing(registry_env: RegistryEnv, tmp_path: Pat
         while time.monotonic() < deadline and len(api.list_objects("Pod", PROBE_NS)) < 2:
             time.sleep(0.1)
         assert len(api.list_objects("Pod", PROBE_NS)) == 2
+        # Each delete takes a while: a second Ctrl-C lands in the middle of the cleanup.
+        api.fault("DELETE", rf"/api/v1/namespaces/{PROBE_NS}/.*", delay=0.4)
+        proc.send_signal(signal.SIGINT)
+        while time.monotonic() < deadline and not any(r.method == "DELETE" for r in api.requests):
+            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err
+        assert "Traceback" not in err
         assert _leftovers(api) == []
         assert api.get_object("Namespace", None, PROBE_NS) is None
         assert kubelet.running() == []
@@ -362,3 +368,157 @@ def test_refused_watch_falls_back_to_polling(cluster: tuple[FakeKube, SimKubelet
              and r.query.get("watch") != "true"]
     assert lists  # it polled
     assert _leftovers(api) == []
+
+
+NODE_ONLY_PW = "node-only-pw-31vv"
+LEAKY_TOKEN = "node-issued-token-55aa"
+
+
+@pytest.mark.parametrize("scrubber", ["on", "off"])
+def test_no_secret_in_any_output_from_nodes(registry_env: RegistryEnv, fake_registry: Any, pki: Any,
+                                            tmp_path: Path, scrubber: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every format at -v 9, with this process's output scrubber on and off: no pod-secret
+    password, no node-only credential, no token, not even from a registry that echoes what
+    it is sent back into its errors (probed from the node)."""
+    from tests.integration.fakeregistry import Request, Response, bearer_challenge, registry_error
+    from tests.integration.live_helpers import doctor_in_process
+
+    def registry(req: Request) -> Response:
+        if req.path == "/v2/":
+            return Response(401, [bearer_challenge(f"{token.url}/token", "svc")])
+        return registry_error(403, "DENIED", f"you sent {req.header('Authorization')}")
+
+    token = fake_registry(lambda req: Response.json(200, {"token": LEAKY_TOKEN}), host="127.0.0.3")
+    leaky = fake_registry(registry).address
+    ca = Path(pki.ca_file).read_text()
+    with FakeKube(openshift=True) as api:
+        api.add_all([namespace(NS), service_account("default", NS), global_pull_secret(_global_auths(registry_env)),
+                     pull_secret("regcred", NS, {leaky: auth(*ALICE)}),
+                     _pod("web-l", "node-l", f"{leaky}/acme/web:1.0")])
+        kubelet = _kubelet(api, tmp_path)
+        node_config = {"auths": {leaky: auth("nodeuser", NODE_ONLY_PW), "quay.io": auth("bot", NODE_ONLY_PW)}}
+        kubelet.add_node("node-l", root=_node_root(tmp_path, "node-l", node_config,
+                                                    {leaky: ca, token.address: ca}))
+        kc = api.kubeconfig(tmp_path / "kc", namespace=NS)
+        from kubectl_pullsecret import redact
+
+        redact.clear()
+        if scrubber == "off":
+            monkeypatch.setattr(redact, "scrub", lambda text: text)
+        for fmt in ("table", "wide", "json", "yaml", "markdown"):
+            run = doctor_in_process("--from-nodes", "--yes", "-o", fmt, "-v", "9", kubeconfig=kc)
+            text = run.out + run.err
+            assert "node-l" in run.out, run.err
+            for secret in (ALICE[1], NODE_ONLY_PW, LEAKY_TOKEN, GLOBAL_PW, b64(f"{ALICE[0]}:{ALICE[1]}"),
+                           b64(f"nodeuser:{NODE_ONLY_PW}")):
+                assert secret not in text, (fmt, secret)
+        # The sweep tested something: the node reached the registry with the pod's credential
+        # first, then its own (both refused: access-denied), and the node's own credential shows
+        # up by fingerprint only.
+        run = doctor_in_process("--from-nodes", "--yes", "-o", "json", kubeconfig=kc)
+        [image] = json.loads(run.out)["images"]
+        [probe] = image["nodeProbes"]
+        assert probe["outcome"] == "access-denied", probe
+        assert [a["outcome"] for a in probe["attempts"]] == ["access-denied", "access-denied"]
+        assert probe["nodeCredential"]["key"] == leaky
+        assert _leftovers(api) == []
+
+
+def _on_a_terminal(kc: Path, answer: bytes) -> tuple[int, dict[str, Any], str]:
+    """doctor --from-nodes with stdin and stderr on a pseudo-terminal (stdout a pipe, -o json):
+    it states what it will create, asks, and is answered `answer`."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "kubectl_pullsecret", "doctor", "--from-nodes", "--node", "node-a",
+                             "--kubeconfig", str(kc), "-o", "json"], cwd=REPO, stdin=slave, stderr=slave,
+                            stdout=subprocess.PIPE)
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"[y/N]" not in seen and time.monotonic() < deadline:
+            seen += os.read(master, 4096)
+        os.write(master, answer)
+        out, _ = proc.communicate(timeout=60)
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+    return proc.returncode, json.loads(out), seen.decode(errors="replace")
+
+
+def test_terminal_confirmation(cluster: tuple[FakeKube, SimKubelet, Path]) -> None:
+    api, kubelet, kc = cluster
+    code, doc, err = _on_a_terminal(kc, b"n\n")
+    assert "hostNetwork" in err and "Create them? [y/N]" in err
+    assert not [r for r in api.requests if r.method == "POST"]  # declined: nothing was created
+    assert kubelet.runs == []
+    assert [(n["name"], n["status"], n["detail"]) for n in doc["nodes"]] == [("node-a", "not-run",
+                                                                              "declined at the prompt")]
+    code, doc, err = _on_a_terminal(kc, b"y\n")
+    assert [(n["name"], n["status"]) for n in doc["nodes"]] == [("node-a", "ok")]
+    assert [n for n, _ in kubelet.runs] == ["node-a"]
+    assert _leftovers(api) == []
+
+
+def test_namespace_in_use_by_another_run_stays(cluster: tuple[FakeKube, SimKubelet, Path]) -> None:
+    """A colleague's run uses the same probe namespace: ours cleans up its own objects only."""
+    api, kubelet, kc = cluster
+    labels = {"app.kubernetes.io/name": "pullsecret-node-probe", "app.kubernetes.io/managed-by": "kubectl-pullsecret",
+              "pullsecret.kubectl.io/run": "theirs"}
+    api.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": PROBE_NS, "labels": {
+        "app.kubernetes.io/managed-by": "kubectl-pullsecret"}}})
+    api.add({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "pullsecret-probe-theirs", "namespace": PROBE_NS, "labels": labels,
+        "annotations": {"pullsecret.kubectl.io/expires": "2099-01-01T00:00:00Z"}}, "data": {}})
+    # As in a namespace created a moment ago, its "default" service account comes late: the
+    # first pod is refused by admission, the retry gets through.
+    calls: list[int] = []
+
+    def service_account_controller() -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            api.add(service_account("default", PROBE_NS))
+
+    api.before("POST", rf"/api/v1/namespaces/{PROBE_NS}/pods", service_account_controller, times=2)
+    run = doctor("--from-nodes", "--yes", "--node", "node-a", "-o", "json", kubeconfig=kc)
+    assert [n["status"] for n in _json(run)["nodes"]] == ["ok"], run.err
+    refused = [r for r in api.requests if r.method == "POST" and r.path.endswith("/pods") and r.status == 403]
+    assert len(refused) == 1
+    assert api.get_object("Namespace", None, PROBE_NS) is not None
+    assert [c["metadata"]["name"] for c in api.list_objects("ConfigMap", PROBE_NS)] == ["pullsecret-probe-theirs"]
+    assert api.list_objects("Pod", PROBE_NS) == []
+
+
+def test_node_without_kubelet_config_is_probed_without_it(registry_env: RegistryEnv, tmp_path: Path) -> None:
+    """A node with no /var/lib/kubelet/config.json: the hostPath mount fails (FailedMount), the
+    plugin reads the pod's events once and starts a pod without that mount, so the node's
+    probes still run (with the pod's secrets only, as that kubelet does); on OpenShift the
+    missing file is itself stale node credentials."""
+    ca = Path(registry_env.ca_file).read_text()
+    with FakeKube(openshift=True) as api:
+        api.add_all([namespace(NS), service_account("default", NS), global_pull_secret(_global_auths(registry_env)),
+                     pull_secret("regcred", NS, {registry_env.basic: auth(*ALICE)}),
+                     _pod("web-y", "node-y", f"{registry_env.basic}/acme/web:1.0")])
+        kubelet = _kubelet(api, tmp_path)
+        kubelet.add_node("node-y", root=_node_root(tmp_path, "node-y", None, {registry_env.basic: ca}))
+        kc = api.kubeconfig(tmp_path / "kc", namespace=NS)
+        run = doctor("--from-nodes", "--yes", "--node-timeout", "60", "-o", "json", kubeconfig=kc)
+        doc = _json(run)
+        [node] = doc["nodes"]
+        assert node["status"] == "ok", node
+        assert node["kubeletConfig"]["present"] is False
+        assert node["pod"].endswith("-n")  # the second pod, without the mount
+        [image] = doc["images"]
+        assert [p["outcome"] for p in image["nodeProbes"]] == ["ok"]
+        stale = [f for f in doc["findings"] if f["check"] == "node-credentials-stale"]
+        assert len(stale) == 1 and "has no /var/lib/kubelet/config.json" in stale[0]["message"]
+        event_reads = [r for r in api.requests if r.path.endswith(f"/{PROBE_NS}/events")]
+        assert len(event_reads) == 1
+        assert [n for n, _ in kubelet.runs] == ["node-y", "node-y"]
+        assert _leftovers(api) == []
