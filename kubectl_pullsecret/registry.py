@@ -68,8 +68,9 @@ class Settings:
     ca_data: str = ""  # extra PEM certificates (OpenShift's additionalTrustedCA)
     body_cap: int = BODY_CAP
     # A node's trust (nodeprobe.py): its CA bundle in place of this machine's store, and
-    # per-host CAs (certs.d/<host[:port]>/*.crt), trusted for that host only as by
-    # containers/image and containerd.
+    # per-registry CAs (certs.d/<host[:port]>/*.crt), trusted for every request of a probe
+    # of that registry only (its token server's too), as by containers/image and containerd,
+    # which build one HTTP client per registry from its certs.d directory.
     system_cas: str | None = None
     host_cas: tuple[tuple[str, str], ...] = ()  # (host[:port], PEM text)
 
@@ -184,6 +185,18 @@ def _is_ip(hostname: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# The detail of a tls-error whose certificate did not verify against the trust in use
+# (not a protocol failure): what a node probe with an unknown CA bundle cannot conclude.
+_UNTRUSTED = re.compile(r"TLS certificate of (\S+) is not trusted here \(")
+
+
+def untrusted_certificate(detail: str) -> str | None:
+    """The host whose certificate failed verification, when `detail` (a tls-error's)
+    says so; None for any other failure (no TLS spoken, handshake failed, plain http)."""
+    m = _UNTRUSTED.match(detail)
+    return m.group(1) if m else None
 
 
 def _network_failure(exc: Exception, url: str, timeout: float) -> _Fail:
@@ -336,20 +349,23 @@ class Client:
         self._dns = Memo()
         self._count_lock = threading.Lock()
         self.request_count = 0  # every HTTP request of the run (redirect hops and failed attempts included)
-        self._contexts: dict[tuple[bool, str], ssl.SSLContext] = {}
+        self._contexts: dict[tuple[bool, tuple[str, ...]], ssl.SSLContext] = {}
         self._context_lock = threading.Lock()
+        # The certs.d entries trusted by the probe running on this thread (see _run).
+        self._probing = threading.local()
         # Unverified TLS is what --insecure-registry asks for: no urllib3 warning per request.
         # Installed once, here: the filter list is process-wide, so changing it around each
         # request (catch_warnings) races between the probe threads.
         warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
 
-    def _ssl_context(self, insecure: bool, host: str = "") -> ssl.SSLContext:
+    def _ssl_context(self, insecure: bool, trust: tuple[str, ...] = ()) -> ssl.SSLContext:
         """One TLS context per run and trust (loading a CA bundle costs ~50 ms of CPU;
         urllib3 would do it per connection). Trust: the system's CAs (requests' certifi
         bundle when the system has none), REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE,
-        --registry-ca-file; on a node, its bundle and the host's certs.d CAs instead."""
+        --registry-ca-file; on a node, its bundle and the certs.d CAs of the `trust`
+        entries (the registry being probed) instead."""
         with self._context_lock:
-            ctx = self._contexts.get((insecure, host))
+            ctx = self._contexts.get((insecure, trust))
             if ctx is not None:
                 return ctx
             if insecure:
@@ -364,13 +380,13 @@ class Client:
             else:
                 ctx = self._local_context()
             if not insecure:
-                pems = [self.settings.ca_data] + [pem for h, pem in self.settings.host_cas if h == host]
+                pems = [self.settings.ca_data] + [pem for h, pem in self.settings.host_cas if h in trust]
                 for pem in filter(None, pems):
                     try:
                         ctx.load_verify_locations(cadata=pem)
                     except (ssl.SSLError, ValueError):
                         log.warning("a configured CA certificate could not be loaded; it is not trusted")
-            self._contexts[(insecure, host)] = ctx
+            self._contexts[(insecure, trust)] = ctx
             return ctx
 
     def _local_context(self) -> ssl.SSLContext:
@@ -399,10 +415,26 @@ class Client:
     def insecure(self, host: str) -> bool:
         return host_in_scopes(host, self.settings.insecure)
 
+    def _trust_of(self, registry: str) -> tuple[str, ...]:
+        """The certs.d entries (a node's) that a probe of `registry` trusts: its API host's
+        (api_host) and the registry's own name (containers/image reads certs.d/docker.io
+        for Docker Hub). Empty for a local probe."""
+        names = {registry.lower(), api_host(registry).lower()}
+        return tuple(h for h, _ in self.settings.host_cas if h in names)
+
+    def _current_trust(self, host: str) -> tuple[str, ...]:
+        """The certs.d entries a request to `host` made now trusts: the probed registry's
+        for every request of a probe (its token server's and redirects' too, as the
+        runtime's one client per registry does); the host's own outside a probe."""
+        trust: tuple[str, ...] | None = getattr(self._probing, "trust", None)
+        if trust is None:
+            trust = tuple(h for h, _ in self.settings.host_cas if h == host)
+        return trust
+
     def _session(self, insecure: bool, host: str) -> requests.Session:
-        # A host with CAs of its own (a node's certs.d) gets a session of its own.
-        trust = host if any(h == host for h, _ in self.settings.host_cas) else ""
-        name = f"{'insecure' if insecure else 'secure'}/{trust}"
+        # A registry with CAs of its own (a node's certs.d) gets sessions of its own.
+        trust = () if insecure else self._current_trust(host)
+        name = f"{'insecure' if insecure else 'secure'}/{','.join(trust)}"
         session: requests.Session | None = getattr(self._local, name, None)
         if session is None:
             session = requests.Session()
@@ -559,7 +591,8 @@ class Client:
     # -- flow steps ------------------------------------------------------------------
 
     def ping(self, host: str) -> _Ping:
-        result: _Ping = self._pings.get(host, lambda: self._ping(host))
+        # Per trust too: registries sharing an API host may have different certs.d entries.
+        result: _Ping = self._pings.get((host, self._current_trust(host)), lambda: self._ping(host))
         return result
 
     def _ping(self, host: str) -> _Ping:
@@ -610,10 +643,10 @@ class Client:
     def token(self, registry: str, challenge: Challenge, login: Login, scope: str | None) -> str:
         """A token for the challenge. Cached per (realm, service, scope, credential, whether
         the registry is declared insecure: that decides if a plain-http realm gets the
-        credential) for the run."""
+        credential, and the certs.d trust of the probe) for the run."""
         realm = challenge.params.get("realm", "")
         service = challenge.params.get("service")
-        key = (realm, service, scope, login, self.insecure(registry))
+        key = (realm, service, scope, login, self.insecure(registry), self._current_trust(_host_of(realm)))
         result: str = self._tokens.get(key, lambda: self._token(registry, realm, service, login, scope))
         return result
 
@@ -707,14 +740,19 @@ class Client:
 
     def _run(self, registry: str, flow: Callable[[str, dict[str, Any]], Result]) -> Result:
         """Run one flow against the registry's API host: its Result, or its classified
-        failure with how far it got (stage, auth server, realm); timed."""
+        failure with how far it got (stage, auth server, realm); timed. Every request of
+        the flow, to whichever host, trusts the registry's certs.d CAs (on a node)."""
         started = time.perf_counter()
         state: dict[str, Any] = {"stage": "ping", "auth_server": None, "realm": None}
+        outer = getattr(self._probing, "trust", None)
+        self._probing.trust = self._trust_of(registry)
         try:
             result = flow(api_host(registry), state)
         except _Fail as fail:
             result = Result(fail.outcome, registry, fail.detail, state["auth_server"], state["realm"], fail.status,
                             None, state["stage"], fail.rate_limit)
+        finally:
+            self._probing.trust = outer
         return replace(result, elapsed_ms=int((time.perf_counter() - started) * 1000))
 
     def _authorize(self, registry: str, base: str, challenge: Challenge | None, login: Login, scope: str | None,

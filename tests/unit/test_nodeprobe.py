@@ -55,8 +55,16 @@ def test_trust_reads_bundle_and_per_host_cas(tmp_path: Path) -> None:
 
 
 def test_no_bundle_means_no_trust(tmp_path: Path) -> None:
+    """No readable bundle: the node's trust is unknown (not "trusts nothing"), and why is said."""
     bundle, host_cas, info = nodeprobe.trust(nodeprobe.Host(str(tmp_path)))
     assert bundle == "" and host_cas == () and info["caBundle"] is None
+    assert all(p in info["caBundleReason"] for p in nodeprobe.CA_BUNDLES)
+    # openSUSE: the bundle is a link into /var/lib/ca-certificates, which is not mounted.
+    (tmp_path / "etc/ssl").mkdir(parents=True)
+    os.symlink("/var/lib/ca-certificates/ca-bundle.pem", tmp_path / "etc/ssl/ca-bundle.pem")
+    bundle, _, info = nodeprobe.trust(nodeprobe.Host(str(tmp_path)))
+    assert bundle == "" and info["caBundle"] is None
+    assert "/etc/ssl/ca-bundle.pem is a link to /var/lib/ca-certificates/ca-bundle.pem" in info["caBundleReason"]
 
 
 @pytest.mark.parametrize(("files", "expected"), [
@@ -88,6 +96,16 @@ def test_runtime_proxy_from_dropins(tmp_path: Path) -> None:
                      "NO_PROXY": ".svc,10.0.0.0/8"}
     assert "proxy-pw-55" not in redact.scrub("via http://user:proxy-pw-55@proxy:3128")
     assert nodeprobe._shown_proxy(found["HTTPS_PROXY"]) == "http://proxy:3128"
+    # OpenShift's MCO drop-in names a file; its values override Environment= ones.
+    _write(tmp_path, "/etc/systemd/system/crio.service.d/10-mco-default-env.conf",
+           "[Service]\nEnvironmentFile=/etc/mco/proxy.env\n")
+    _write(tmp_path, "/etc/mco/proxy.env", '# written by the MCO\nHTTPS_PROXY="http://mco:mco-pw%2F77@corp:8080"\n'
+                                           "NO_PROXY=.cluster.local,.svc\n")
+    found = nodeprobe.runtime_proxy(nodeprobe.Host(str(tmp_path)))
+    assert found == {"HTTP_PROXY": "http://proxy:3128", "HTTPS_PROXY": "http://mco:mco-pw%2F77@corp:8080",
+                     "NO_PROXY": ".cluster.local,.svc"}
+    # The password as written and as sent (percent-decoded) are both secrets.
+    assert redact.scrub("mco-pw%2F77 mco-pw/77") == f"{redact.MASK} {redact.MASK}"
 
 
 def _config(auths: dict[str, Any], indent: int | None = None) -> dockerconfig.DockerConfig:
