@@ -240,7 +240,8 @@ class Cluster:
 
     # -- transport -------------------------------------------------------------
 
-    def request(self, method: str, path: str, query: Mapping[str, str] | None = None, body: Any = None) -> Answer:
+    def request(self, method: str, path: str, query: Mapping[str, str] | None = None, body: Any = None,
+                timeout: float | None = None) -> Answer:
         """One API request, retried on 429/5xx/broken connections with backoff
         (Retry-After honoured, capped). Unreachable or unauthenticated: SourceError."""
         import urllib3
@@ -260,7 +261,7 @@ class Cluster:
                 method_, full, hdrs, body_, _ = self.api.param_serialize(
                     method, path, query_params=list((query or {}).items()), header_params=headers,
                     body=body, auth_settings=["BearerToken"])
-                response = self.api.call_api(method_, full, hdrs, body_, _request_timeout=self.timeout)
+                response = self.api.call_api(method_, full, hdrs, body_, _request_timeout=timeout or self.timeout)
                 data = response.read()
                 answer = Answer(response.status, data or b"", dict(response.getheaders() or {}))
             except (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError,

@@ -22,24 +22,27 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import email.utils
 import importlib.util
 import io
 import json
 import logging
 import os
 import queue
+import re
 import secrets
 import signal
 import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
 from kubectl_pullsecret import __version__, nodeprobe
+from kubectl_pullsecret.errors import PullsecretError
 from kubectl_pullsecret.kube import RESOURCES, Answer, Cluster, can_i_hint
 from kubectl_pullsecret.probe_model import Attempt, ImageProbe, NodeResult, NodeRun, Result, result_from_dict
 from kubectl_pullsecret.resolve import Resolution
@@ -58,9 +61,13 @@ EXPIRES = "pullsecret.kubectl.io/expires"  # when the run that made an object wi
 CONTAINER = "probe"
 CONFIG_VOLUME = "kubelet-config"
 SA_WAIT_ATTEMPTS = 20  # x 0.5 s: the new namespace's default service account
-MOUNT_CHECK = 5.0  # seconds a pod may wait to start before its events are read once (a failed mount)
+# Seconds after creation at which a pod that has not started has its events read (a
+# failed mount shows only there): a few reads per such pod, not one per second.
+MOUNT_CHECKS = (5.0, 15.0, 45.0)
 CODE_PATH, JOB_PATH, HOST_ROOT = "/opt/pullsecret", "/run/pullsecret", "/host"
 LOG_LIMIT = 4 << 20
+REQUEST_TIMEOUT = 20.0  # seconds per API request of the node phase, unless --request-timeout says
+TERMINATING_WAIT = 90.0  # seconds to wait for a probe namespace still being deleted
 RESYNC = 15.0  # seconds without a watch event before the run's pods are listed once
 POLL = 2.0  # the same while the watch fails (refused, broken): then the run polls
 # Waiting reasons after which the container will not start by itself in time.
@@ -68,15 +75,25 @@ HOPELESS = frozenset({"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "
                       "CreateContainerConfigError", "CreateContainerError", "RunContainerError"})
 BUNDLED = ("requests", "urllib3", "idna")  # pure Python; certifi is replaced by a stub (below)
 CERTIFI_STUB = '''"""Stub: a node probe builds every TLS context from the node's own trust
-(registry.Settings.system_cas); requests only needs where() to name a file that exists."""
+(registry.Settings.system_cas); requests only needs where() to name a readable CA bundle
+(2.32.0 to 2.32.4 load it when imported): the node's (nodeprobe sets PULLSECRET_CA_BUNDLE),
+else the probe image's."""
 import os
+
+_CANDIDATES = ("/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem")
 
 
 def where():
-    return os.devnull
+    given = os.environ.get("PULLSECRET_CA_BUNDLE")
+    if given and os.path.isfile(given):
+        return given
+    return next((p for p in _CANDIDATES if os.path.isfile(p)), os.devnull)
 '''
 ZIP_MAIN = '''import sys
 import warnings
+
+if sys.version_info < (3, 11):
+    sys.exit("the node probe needs python3 >= 3.11; the probe image has %d.%d" % sys.version_info[:2])
 
 # requests warns once that it has no charset detector: it needs none here.
 warnings.filterwarnings("ignore", message="Unable to find acceptable character detection")
@@ -107,42 +124,57 @@ class NodeOptions:
 
 @dataclass(frozen=True)
 class Job:
-    doc: dict[str, Any]  # the job file (contains pull-secret data: goes into a Secret only)
-    assignments: Mapping[int, tuple[tuple[str, int], ...]]
+    """Per node, its own job file (it holds pull-secret data: it goes into that node's
+    Secret only), and where each container's answer will be."""
+
+    per_node: Mapping[str, dict[str, Any]]
+    assignments: Mapping[int, tuple[tuple[str, int], ...]]  # id(resolution) -> (node, image id in its job)
+
+    @property
+    def sources(self) -> int:
+        """Distinct pull secrets whose entries travel (to one node or more)."""
+        return len({s["name"] for doc in self.per_node.values() for s in doc["sources"]})
 
 
 def make_job(wanted: Sequence[tuple[Resolution, Sequence[str]]], probe_timeout: float, nonce: str) -> Job:
-    """The job: pull-secret sources (raw data, as the kubelet reads it), distinct images
-    (with their sources), and per node the image ids to probe."""
-    sources: dict[str, int] = {}
-    source_docs: list[dict[str, Any]] = []
-    images: dict[tuple[str, tuple[int, ...]], int] = {}
-    image_docs: list[dict[str, Any]] = []
-    per_node: dict[str, list[int]] = {}
+    """Each node gets only what its probes need: the images assigned to it and, of the
+    pods' pull secrets, only the entries the kubelet matches to those images (as
+    doctor resolved them: the same keys, in the same secrets, so the node's lookup finds
+    the same candidates in the same order). A node never receives a credential for an
+    image it does not probe, nor another namespace's secret it has no pod for."""
+    entries: dict[str, dict[str, dict[str, tuple[str, str]]]] = {}  # node -> source -> key -> login
+    images: dict[str, dict[tuple[Any, ...], int]] = {}
+    image_docs: dict[str, list[dict[str, Any]]] = {}
     assignments: dict[int, tuple[tuple[str, int], ...]] = {}
     for res, nodes in wanted:
-        ids: list[int] = []
-        for state in res.secrets:
-            if not (state.usable and state.obj is not None and state.data_key and state.config is not None):
-                continue
-            if state.source_name not in sources:
-                data = ((state.obj.get("data") or {}).get(state.data_key)) or ""
-                sources[state.source_name] = len(source_docs)
-                source_docs.append({"name": state.source_name, "format": state.config.format, "data": data})
-            ids.append(sources[state.source_name])
-        key = (res.container.image, tuple(ids))
-        if key not in images:
-            images[key] = len(image_docs)
-            image_docs.append({"image": res.container.image, "sources": list(key[1])})
-        image_id = images[key]
+        pod_sources = {s.name for s in res.pod_sources}
+        creds = [c for c in res.credentials if c.source in pod_sources]
+        names = tuple(dict.fromkeys(c.source for c in creds))
+        key = (res.container.image, tuple((c.source, c.entry.key) for c in creds))
+        placed: list[tuple[str, int]] = []
         for node in nodes:
-            ids_on_node = per_node.setdefault(node, [])
-            if image_id not in ids_on_node:
-                ids_on_node.append(image_id)
-        assignments[id(res)] = tuple((n, image_id) for n in nodes)
-    doc = {"version": nodeprobe.FORMAT_VERSION, "nonce": nonce, "timeout": probe_timeout, "sources": source_docs,
-           "images": image_docs, "nodes": per_node}
-    return Job(doc, assignments)
+            for c in creds:
+                entries.setdefault(node, {}).setdefault(c.source, {})[c.entry.key] = (c.entry.username,
+                                                                                      c.entry.password)
+            on_node = images.setdefault(node, {})
+            if key not in on_node:
+                on_node[key] = len(image_docs.setdefault(node, []))
+                image_docs[node].append({"image": res.container.image, "sources": list(names)})
+            placed.append((node, on_node[key]))
+        assignments[id(res)] = tuple(placed)
+    per_node: dict[str, dict[str, Any]] = {}
+    for node, docs in image_docs.items():
+        sources = entries.get(node, {})
+        order = list(sources)
+        per_node[node] = {
+            "version": nodeprobe.FORMAT_VERSION, "nonce": nonce, "timeout": probe_timeout,
+            "sources": [{"name": name, "format": "dockerconfigjson", "data": base64.b64encode(json.dumps(
+                {"auths": {k: {"username": u, "password": p} for k, (u, p) in sources[name].items()}}).encode()
+            ).decode()} for name in order],
+            "images": [{"image": d["image"], "sources": [order.index(n) for n in d["sources"]]} for d in docs],
+            "nodes": {node: list(range(len(docs)))},
+        }
+    return Job(per_node, assignments)
 
 
 # --- the program the pods run ---------------------------------------------------------
@@ -239,7 +271,7 @@ def pod_object(name: str, namespace: str, run: str, node: str, image: str, timeo
         }],
         "volumes": [
             {"name": "code", "configMap": {"name": name_of(run)}},
-            {"name": "job", "secret": {"secretName": name_of(run)}},
+            {"name": "job", "secret": {"secretName": name}},  # this node's job only
             {"name": CONFIG_VOLUME, "hostPath": {"path": nodeprobe.KUBELET_CONFIG, "type": "File"}},
             {"name": "host-etc", "hostPath": {"path": "/etc", "type": "Directory"}},
         ],
@@ -264,8 +296,10 @@ def statement(opts: NodeOptions, nodes: Sequence[str], secrets_count: int, bundl
     paragraphs = [
         (f"doctor --from-nodes will create, in namespace {opts.namespace} (created if missing, and then deleted "
          "again):", "", ""),
-        (f"- a ConfigMap with this program (kubectl-pullsecret v{__version__}, {bundle_size // 1024} KiB) and a "
-         f"Secret with the data of the {secrets_count} pull secret(s) the probes send;", "  ", "    "),
+        (f"- a ConfigMap with this program (kubectl-pullsecret v{__version__}, {bundle_size // 1024} KiB);",
+         "  ", "    "),
+        (f"- per node a Secret with its job: of the {secrets_count} pull secret(s) involved, only the entries the "
+         "kubelet would try for the images of that node;", "  ", "    "),
         (f"- {len(nodes)} pod(s), one per node ({shown}), at most {opts.max_parallel} at a time, each deleted "
          f"after at most {opts.node_timeout:.0f}s: image {opts.image}, running as root with the node's network "
          "(hostNetwork), reading the node's /var/lib/kubelet/config.json and /etc read-only, tolerating every "
@@ -298,7 +332,7 @@ class _Pod:
     started: float
     deadline: float
     obj: Obj | None = None  # the latest state the watch delivered
-    mount_checked: bool = False
+    mount_checks: int = 0  # how many of MOUNT_CHECKS were made
     kubelet_config: bool = True
 
 
@@ -319,13 +353,29 @@ class Runner:
         self.results: dict[str, NodeResult] = {}
         self.notes: list[str] = []
         self.denied: list[Denied] = []
+        self.offset: float | None = None  # server clock minus this machine's, seconds
 
     # -- API helpers --
     def _write(self, method: str, kind: str, name: str | None, body: Any = None, namespaced: bool = True,
                query: Mapping[str, str] | None = None) -> Answer:
         res = RESOURCES[kind]
         path = res.path(self.namespace if namespaced else None, name)
-        return self.cluster.request(method, path, query, body)
+        # Every request of the node phase is bounded: the cleanup must not hang on an API
+        # that stopped answering (Ctrl-C is ignored while it runs).
+        answer = self.cluster.request(method, path, query, body, timeout=self.cluster.timeout or REQUEST_TIMEOUT)
+        self._clock(answer)
+        return answer
+
+    def _clock(self, answer: Answer) -> None:
+        """The server's clock (its Date header): expiry annotations are written and judged
+        by it, so two users' clocks never have to agree."""
+        date = answer.headers.get("Date") or answer.headers.get("date")
+        if date and self.offset is None:
+            with contextlib.suppress(TypeError, ValueError, IndexError):
+                self.offset = email.utils.parsedate_to_datetime(date).timestamp() - time.time()
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(time.time() + (self.offset or 0.0), UTC)
 
     def _refused(self, answer: Answer, verb: str, kind: str, name: str | None) -> _Denied:
         res = RESOURCES[kind]
@@ -375,11 +425,23 @@ class Runner:
             labels = (doc.get("metadata") or {}).get("labels") or {}
             # Left by an interrupted run of ours: ours to remove at the end.
             self.created_namespace = labels.get(MANAGED_LABEL[0]) == MANAGED_LABEL[1]
-            if (doc.get("status") or {}).get("phase") == "Terminating":
-                raise _Denied(Denied("Namespace", None, self.namespace,
-                                     f"namespace {self.namespace} is being deleted; try again in a minute or use "
-                                     "--probe-namespace", 409))
-            return
+            if (doc.get("status") or {}).get("phase") != "Terminating":
+                return
+            self.created_namespace = False
+            # An earlier run's namespace is still being deleted (that takes a while on a real
+            # cluster): wait for it to go, then make it again.
+            self.opts.say(f"waiting for namespace {self.namespace} (being deleted) to go ...")
+            deadline = time.monotonic() + TERMINATING_WAIT
+            while answer.status == 200:
+                if time.monotonic() > deadline:
+                    raise _Denied(Denied("Namespace", None, self.namespace,
+                                         f"cannot create pods in namespace {self.namespace}: it is still being "
+                                         f"deleted after {TERMINATING_WAIT:.0f}s; try again later or use "
+                                         "--probe-namespace", 409))
+                time.sleep(2.0)
+                answer = self._write("GET", "Namespace", self.namespace, namespaced=False)
+                if answer.status == 200 and ((answer.json() or {}).get("status") or {}).get("phase") != "Terminating":
+                    return  # made again meanwhile (another run): use it, and leave it to that run
         if answer.status not in (404, 403):
             raise self._refused(answer, "get", "Namespace", self.namespace)
         created = self._write("POST", "Namespace", None, namespace_object(self.namespace), namespaced=False)
@@ -392,7 +454,7 @@ class Runner:
 
     def clean_leftovers(self) -> None:
         """Objects an earlier, interrupted run left (their declared lifetime is over)."""
-        now = datetime.now(UTC)
+        now = self.now()
         selector = f"{MANAGED_LABEL[0]}={MANAGED_LABEL[1]},{APP_LABEL[0]}={APP_LABEL[1]}"
         for kind in ("Pod", "Secret", "ConfigMap"):
             answer = self._write("GET", kind, None, query={"labelSelector": selector})
@@ -417,20 +479,33 @@ class Runner:
             self.notes.append(f"could not delete {kind} {self.namespace}/{name}: {answer.reason()}; delete it with "
                               f"kubectl delete {kind.lower()} {name} -n {self.namespace}")
 
-    def create_inputs(self, job: Job, expires: str) -> None:
+    def _create(self, kind: str, body: Obj) -> Answer:
+        """Create one object of this run. It is recorded for the cleanup before the request
+        (a Ctrl-C or a lost answer must not leave it behind), and a 409 on our randomly
+        named object means a retried request that had already gone through."""
+        name = str(body["metadata"]["name"])
+        self.created.append((kind, name))
+        answer = self._write("POST", kind, None, body)
+        if answer.status == 409:
+            return Answer(201, answer.body, answer.headers)
+        if answer.status not in (200, 201):
+            with contextlib.suppress(ValueError):
+                self.created.remove((kind, name))
+        return answer
+
+    def _delete_pod(self, name: str) -> None:
+        """A probe pod and its Secret."""
+        self._delete("Pod", name)
+        self._delete("Secret", name)
+
+    def create_code(self, expires: str) -> None:
         name = name_of(self.run_id)
         code = base64.b64encode(bundle()).decode()
         cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(name, self.namespace, self.run_id, expires),
               "binaryData": {"probe.pyz": code}}
-        job_bytes = json.dumps(job.doc, separators=(",", ":")).encode()
-        secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                  "metadata": _meta(name, self.namespace, self.run_id, expires),
-                  "data": {"job.json": base64.b64encode(job_bytes).decode()}}
-        for kind, body in (("ConfigMap", cm), ("Secret", secret)):
-            answer = self._write("POST", kind, None, body)
-            if answer.status not in (200, 201):
-                raise self._refused(answer, "create", kind, name)
-            self.created.append((kind, name))
+        answer = self._create("ConfigMap", cm)
+        if answer.status not in (200, 201):
+            raise self._refused(answer, "create", "ConfigMap", name)
 
     def _watch(self) -> None:
         """Follow the run's pods (one long request, renewed when the server ends it)."""
@@ -463,10 +538,10 @@ class Runner:
                 return  # the run polls instead
 
     def run(self, job: Job, nodes: Sequence[str]) -> None:
-        expires_at = datetime.now(UTC) + timedelta(
+        expires_at = self.now() + timedelta(
             seconds=self.opts.node_timeout * (len(nodes) / max(1, self.opts.max_parallel) + 1) + 120)
         expires = _rfc3339(expires_at)
-        self.create_inputs(job, expires)
+        self.create_code(expires)
         watcher = threading.Thread(target=self._watch, name="node-probe-watch", daemon=True)
         watcher.start()
         waiting = list(nodes)
@@ -479,13 +554,13 @@ class Runner:
                 node = waiting.pop(0)
                 index += 1
                 name = f"{name_of(self.run_id)}-{index}"
-                answer = self._create_pod(name, node, expires)
+                answer = self._create_pod(name, node, expires, job.per_node[node])
                 now = time.monotonic()
                 if answer.status in (200, 201):
                     active[name] = _Pod(node, name, now, now + self.opts.node_timeout)
                     continue
                 if answer.status == 403:
-                    denied = self._refused(answer, "create", "Pod", None)
+                    denied = self._refused(answer, "create", _kind_of(answer), None)
                     for n in [node, *waiting]:
                         self.results[n] = NodeResult(n, "not-run", "probe pods may not be created: see "
                                                      "permission-denied")
@@ -511,46 +586,55 @@ class Runner:
                 quiet_since = time.monotonic()
                 for obj in self._list_run_pods():
                     self._on_event({"type": "MODIFIED", "object": obj}, active)
-            for pod in [p for p in active.values() if not p.mount_checked and _not_started(p)
-                        and time.monotonic() - p.started >= MOUNT_CHECK]:
-                self._check_mounts(pod, active, expires)
+            for pod in [p for p in active.values() if p.mount_checks < len(MOUNT_CHECKS) and p.kubelet_config
+                        and _not_started(p) and time.monotonic() - p.started >= MOUNT_CHECKS[p.mount_checks]]:
+                self._check_mounts(pod, active, expires, job.per_node[pod.node])
             for pod in [p for p in active.values() if time.monotonic() >= p.deadline]:
                 self._timed_out(pod)
                 del active[pod.name]
             if self.opts.progress is not None:
                 self.opts.progress(f"node probes: {len(self.results)}/{total} done, {len(active)} running")
 
-    def _create_pod(self, name: str, node: str, expires: str, kubelet_config: bool = True) -> Answer:
+    def _create_pod(self, name: str, node: str, expires: str, job: Mapping[str, Any],
+                    kubelet_config: bool = True) -> Answer:
+        """The node's Secret (its job: only its own credentials), then its pod."""
+        job_bytes = json.dumps(job, separators=(",", ":")).encode()
+        secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                  "metadata": _meta(name, self.namespace, self.run_id, expires),
+                  "data": {"job.json": base64.b64encode(job_bytes).decode()}}
+        answer = self._create("Secret", secret)
+        if answer.status not in (200, 201):
+            return answer
         body = pod_object(name, self.namespace, self.run_id, node, self.opts.image, self.opts.node_timeout, expires,
                           kubelet_config)
         for _ in range(SA_WAIT_ATTEMPTS):
-            answer = self._write("POST", "Pod", None, body)
+            answer = self._create("Pod", body)
             # A namespace created a moment ago has no "default" service account until its
             # controller makes one, and admission refuses pods until then.
             if not (answer.status == 403 and "error looking up service account" in answer.reason()):
                 break
             time.sleep(0.5)
-        if answer.status in (200, 201):
-            self.created.append(("Pod", name))
+        if answer.status not in (200, 201):
+            self._delete("Secret", name)
         return answer
 
-    def _check_mounts(self, pod: _Pod, active: dict[str, _Pod], expires: str) -> None:
-        """A pod still not started after MOUNT_CHECK: read its events once. A node without
+    def _check_mounts(self, pod: _Pod, active: dict[str, _Pod], expires: str, job: Mapping[str, Any]) -> None:
+        """A pod still not started at one of MOUNT_CHECKS: read its events. A node without
         /var/lib/kubelet/config.json (the kubelet uses none then) gets a pod without that
         mount, in the same time budget."""
-        pod.mount_checked = True
+        pod.mount_checks += 1
         events = self._events(pod.name)
         failed = [e for e in events if e.get("reason") == "FailedMount"
                   and f'"{CONFIG_VOLUME}"' in str(e.get("message") or "")]
         if not failed or not pod.kubelet_config:
             return
         log.info("node %s has no %s: probing without it", pod.node, nodeprobe.KUBELET_CONFIG)
-        self._delete("Pod", pod.name)
+        self._delete_pod(pod.name)
         del active[pod.name]
         name = f"{pod.name}-n"
-        answer = self._create_pod(name, pod.node, expires, kubelet_config=False)
+        answer = self._create_pod(name, pod.node, expires, job, kubelet_config=False)
         if answer.status in (200, 201):
-            active[name] = _Pod(pod.node, name, pod.started, pod.deadline, mount_checked=True, kubelet_config=False)
+            active[name] = _Pod(pod.node, name, pod.started, pod.deadline, kubelet_config=False)
         else:
             self.results[pod.node] = NodeResult(pod.node, "failed", f"the probe pod was refused: {answer.reason()}",
                                                 name, _ms(pod.started))
@@ -579,14 +663,14 @@ class Runner:
         phase = status.get("phase")
         if phase in ("Succeeded", "Failed"):
             self.results[pod.node] = self._collect(pod, phase, status)
-            self._delete("Pod", pod.name)
+            self._delete_pod(pod.name)
             del active[name]
             return
         waiting = _waiting(status)
         if waiting is not None and waiting[0] in HOPELESS:
             self.results[pod.node] = NodeResult(pod.node, "failed", _start_failure(self.opts.image, *waiting),
                                                 pod.name, _ms(pod.started))
-            self._delete("Pod", pod.name)
+            self._delete_pod(pod.name)
             del active[name]
 
     def _collect(self, pod: _Pod, phase: str, status: Obj) -> NodeResult:
@@ -600,11 +684,13 @@ class Runner:
         text = answer.body.decode("utf-8", "replace")
         line = next((ln for ln in reversed(text.splitlines()) if ln.startswith(nodeprobe.MARKER)), None)
         if line is None:
-            terminated = _terminated(status)
+            terminated = _terminated(status) or {}
             why = f" (exit code {terminated.get('exitCode')}, {terminated.get('reason')})" if terminated else ""
-            last = " ".join(text.strip().splitlines()[-1:])[:300]
+            # The runtime's own words when the command could not start, else the log's last line.
+            said = str(terminated.get("message") or "") if terminated.get("reason") == "StartError" else text
+            last = _clean(" ".join(said.strip().splitlines()[-1:])[:300])
             return NodeResult(pod.node, "failed", f"the probe pod ended {phase}{why} without a result"
-                              + (f": {last}" if last else "") + _python_hint(text), pod.name, elapsed)
+                              + (f": {last}" if last else "") + _python_hint(said, terminated), pod.name, elapsed)
         try:
             doc = json.loads(line[len(nodeprobe.MARKER):])
         except ValueError:
@@ -622,7 +708,7 @@ class Runner:
         self.results[pod.node] = NodeResult(
             pod.node, "timeout", f"no result within --node-timeout {self.opts.node_timeout:.0f}s ({why})",
             pod.name, _ms(pod.started))
-        self._delete("Pod", pod.name)
+        self._delete_pod(pod.name)
 
     def _events(self, pod_name: str) -> list[Obj]:
         answer = self.cluster.request("GET", RESOURCES["Event"].path(self.namespace),
@@ -650,19 +736,23 @@ class Runner:
         return False
 
     def cleanup(self) -> None:
-        """Delete everything this run created, whatever happened (a second Ctrl-C is
-        held off until it is done)."""
+        """Delete everything this run created, whatever happened (further Ctrl-Cs are
+        ignored meanwhile; every request is bounded). If the API cannot be reached any
+        more, stop and say what to delete."""
         self.stop.set()
-        for kind, name in reversed(list(self.created)):
-            try:
+        try:
+            for kind, name in reversed(list(self.created)):
                 self._delete(kind, name)
-            except Exception as exc:  # noqa: BLE001 - keep deleting the rest
-                self.notes.append(f"could not delete {kind} {self.namespace}/{name}: {exc}")
+            if self.created_namespace and not self._in_use():
+                answer = self._write("DELETE", "Namespace", self.namespace, namespaced=False)
+                if answer.status not in (200, 202, 404):
+                    self.notes.append(f"could not delete namespace {self.namespace}: {answer.reason()}")
+        except PullsecretError as exc:
+            note = (f"cleanup stopped, the cluster cannot be reached ({exc}); delete what is left with: "
+                    f"kubectl delete pods,secrets,configmaps -n {self.namespace} -l {RUN_LABEL}={self.run_id}")
+            self.notes.append(note)
+            self.opts.say(f"warning: {note}")  # also when interrupted: the report may never be printed
         self.created.clear()
-        if self.created_namespace and not self._in_use():
-            answer = self._write("DELETE", "Namespace", self.namespace, namespaced=False)
-            if answer.status not in (200, 202, 404):
-                self.notes.append(f"could not delete namespace {self.namespace}: {answer.reason()}")
 
 
 @contextlib.contextmanager
@@ -676,6 +766,13 @@ def _sigint_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _kind_of(answer: Answer) -> str:
+    """The kind a refused create was about (Status details.kind: pods, secrets)."""
+    details = (answer.json() or {}).get("details") if isinstance(answer.json(), dict) else None
+    kind = details.get("kind") if isinstance(details, dict) else None
+    return {"secrets": "Secret", "pods": "Pod"}.get(str(kind), "Pod")
 
 
 def _ready(node: Obj) -> bool:
@@ -718,10 +815,10 @@ def _start_failure(image: str, reason: str, message: str) -> str:
     return text
 
 
-def _python_hint(text: str) -> str:
-    if "executable file not found" in text or "python3: not found" in text or "No such file" in text:
-        return " (the probe image needs python3 >= 3.11: see --probe-image)"
-    if "SyntaxError" in text or "requires Python" in text:
+def _python_hint(text: str, terminated: Obj) -> str:
+    if terminated.get("reason") in ("StartError", "ContainerCannotRun") or "executable file not found" in text:
+        return " (the probe image must have python3 >= 3.11 on its PATH: see --probe-image)"
+    if "needs python3 >= 3.11" in text or "SyntaxError" in text:
         return " (the probe image's python3 is older than 3.11: see --probe-image)"
     return ""
 
@@ -730,17 +827,53 @@ def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+
+def _clean(value: Any, depth: int = 0) -> Any:
+    """A node's document made safe to print: no control characters (no terminal escape
+    sequences, no forged lines), strings and lists bounded, nesting bounded."""
+    if depth > 8:
+        return None
+    if isinstance(value, str):
+        return _CONTROL.sub(" ", value)[:2000]
+    if isinstance(value, list):
+        return [_clean(v, depth + 1) for v in value[:1000]]
+    if isinstance(value, dict):
+        return {str(k)[:200]: _clean(v, depth + 1) for k, v in list(value.items())[:200]}
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    return None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def parse_result(node: str, pod: str | None, elapsed: int, doc: Any) -> NodeResult:
-    """A node's result document, checked (it comes from a pod: never trusted blindly)."""
-    if not isinstance(doc, dict) or doc.get("version") != nodeprobe.FORMAT_VERSION:
+    """A node's result document, checked and cleaned (it comes from a pod: never trusted
+    blindly; anything of the wrong shape is dropped, not followed)."""
+    doc = _clean(doc)
+    version = doc.get("version") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict) or type(version) is not int or version != nodeprobe.FORMAT_VERSION:
         return NodeResult(node, "failed", "the probe's result has an unknown format", pod, elapsed)
     if doc.get("error"):
         return NodeResult(node, "failed", f"the probe failed on the node: {str(doc['error'])[:300]}", pod, elapsed)
     images: dict[int, Mapping[str, Any]] = {}
-    for item in doc.get("images") or []:
-        if isinstance(item, dict) and isinstance(item.get("id"), int):
-            images[item["id"]] = item
-    config = doc.get("config") if isinstance(doc.get("config"), dict) else None
+    for item in _list(doc.get("images")):
+        if isinstance(item, dict) and isinstance(item.get("id"), int) and not isinstance(item.get("id"), bool):
+            images[item["id"]] = {"credentials": [c for c in _list(item.get("credentials")) if isinstance(c, dict)],
+                                  "attempts": [a for a in _list(item.get("attempts")) if isinstance(a, dict)]}
+    raw_config = doc.get("config")
+    config: dict[str, Any] | None = None
+    if isinstance(raw_config, dict):
+        config = {"present": raw_config.get("present") is True,
+                  "digest": raw_config.get("digest") if isinstance(raw_config.get("digest"), str) else None,
+                  "error": raw_config.get("error") if isinstance(raw_config.get("error"), str) else None,
+                  "entries": [{"key": e["key"], "fingerprint": e["fingerprint"]}
+                              for e in _list(raw_config.get("entries")) if isinstance(e, dict)
+                              and isinstance(e.get("key"), str) and isinstance(e.get("fingerprint"), str)]}
     trust = doc.get("trust") if isinstance(doc.get("trust"), dict) else None
     return NodeResult(node, "ok", "", pod, elapsed, config, trust, images)
 
@@ -748,33 +881,34 @@ def parse_result(node: str, pod: str | None, elapsed: int, doc: Any) -> NodeResu
 def to_probe(res: Resolution, node: NodeResult, item: Mapping[str, Any] | None) -> ImageProbe:
     """A node's answer for one container as an ImageProbe (vantage node/<name>), its
     credential indexes mapped onto the container's own list where the node used one of
-    those credentials (same source kind, key and fingerprint)."""
+    those credentials (same source kind, key and fingerprint). The registry is the one
+    that was asked about, whatever the node says; an auth server must look like a host."""
     vantage = f"node/{node.node}"
+    registry = res.reference.registry if res.reference else ""
     if node.status != "ok" or item is None:
         why = node.detail if node.status != "ok" else "the node returned no result for this image"
-        registry = res.reference.registry if res.reference else ""
         return ImageProbe((Attempt(None, Result("skipped", registry, f"not probed from node {node.node}: {why}")),),
                           vantage=vantage)
-    creds = [c for c in item.get("credentials") or [] if isinstance(c, dict)]
+    creds = _list(item.get("credentials"))
     attempts: list[Attempt] = []
-    for raw in item.get("attempts") or []:
-        if not isinstance(raw, dict):
-            continue
+    for raw in _list(item.get("attempts")):
         try:
             result = result_from_dict(raw)
-        except ValueError as exc:
-                result = Result("skipped", res.reference.registry if res.reference else "", f"node result: {exc}")
-        index = raw.get("credential")
+        except (ValueError, TypeError, AttributeError) as exc:
+            result = Result("skipped", registry, f"the node's answer is malformed: {exc}"[:300])
+        auth = result.auth_server if result.auth_server and _HOST.match(result.auth_server) else None
+        result = replace(result, registry=registry, auth_server=auth)
+        index = raw.get("credential") if isinstance(raw, dict) else None
         local: int | None = None
         node_entry: tuple[str, str] | None = None
-        if isinstance(index, int) and 0 <= index < len(creds):
+        if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(creds):
             used = creds[index]
             local = _local_index(res, used)
             if local is None:
                 node_entry = (str(used.get("key")), str(used.get("fingerprint")))
         attempts.append(Attempt(local, result, node_entry))
     if not attempts:
-        attempts.append(Attempt(None, Result("skipped", "", "the node returned no attempt")))
+        attempts.append(Attempt(None, Result("skipped", registry, "the node returned no attempt")))
     return ImageProbe(tuple(attempts), vantage=vantage)
 
 
@@ -827,14 +961,14 @@ def run_nodes(cluster: Cluster, opts: NodeOptions, wanted: Sequence[Resolution])
                        requests=cluster.request_count - started_requests)
     job = make_job(assignment, opts.probe_timeout, runner.nonce)
     if opts.confirm is not None:
-        text = statement(opts, nodes, len(job.doc["sources"]), len(bundle()))
+        text = statement(opts, nodes, job.sources, len(bundle()))
         if not opts.confirm(text):
             runner.notes.append("node probes declined: nothing was created")
             results.update({n: NodeResult(n, "not-run", "declined at the prompt") for n in nodes})
             return NodeRun(tuple(results.values()), notes=tuple(runner.notes), nonce=runner.nonce,
                            requests=cluster.request_count - started_requests)
     else:
-        opts.say(statement(opts, nodes, len(job.doc["sources"]), len(bundle())))
+        opts.say(statement(opts, nodes, job.sources, len(bundle())))
     try:
         runner.ensure_namespace()
         runner.clean_leftovers()
@@ -842,6 +976,9 @@ def run_nodes(cluster: Cluster, opts: NodeOptions, wanted: Sequence[Resolution])
     except _Denied as exc:
         runner.denied.append(exc.denied)
         runner.notes.append("node probes not run: " + exc.denied.reason)
+    except PullsecretError as exc:
+        # The cluster went away mid-run: what came back so far is kept.
+        runner.notes.append(f"node probes stopped: {exc}")
     finally:
         with _sigint_ignored():
             runner.cleanup()

@@ -149,8 +149,13 @@ class ImageProbe:
 
     @property
     def credential(self) -> int | None:
-        """The index of the credential tried last (None: anonymous)."""
+        """The index of the credential tried last (None: anonymous, or a node-only credential)."""
         return self.attempts[-1].credential
+
+    @property
+    def anonymous(self) -> bool:
+        """The last attempt sent no credential (not even one of the node's own)."""
+        return self.attempts[-1].credential is None and self.attempts[-1].node_entry is None
 
     def to_dict(self) -> dict[str, Any]:
         final = self.final

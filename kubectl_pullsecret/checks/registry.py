@@ -92,6 +92,14 @@ def used(res: Resolution, probe: ImageProbe) -> str:
     return describe(res, probe.credential, probe.attempts[-1].node_entry)
 
 
+def _later(res: Resolution, probe: ImageProbe) -> str:
+    """The credential that worked after a failing one, named briefly."""
+    if probe.credential is not None:
+        return f"A later credential (#{probe.credential})"
+    entry = probe.attempts[-1].node_entry
+    return f"The node's own credential (config.json key {entry[0]!r})" if entry else "A later attempt"
+
+
 def _entry_text(plan: LoginPlan) -> str:
     return (f"Entry {plan.entry.key!r} of {plan.source} (user {plan.entry.username or '(none)'}, "
             f"fingerprint {plan.entry.fingerprint})")
@@ -154,7 +162,7 @@ def check_credential_rejected(ctx: Context) -> Iterator[Finding]:
                 continue
             if probe.outcome == "ok":
                 severity = Severity.WARNING
-                tail = (f" A later credential (#{probe.credential}) works, so the pull succeeds, but this one is "
+                tail = (f" {_later(res, probe)} works, so the pull succeeds, but this one is "
                         "stale: remove or renew it.")
             else:
                 severity = Severity.ERROR
@@ -183,7 +191,7 @@ def check_access_denied(ctx: Context) -> Iterator[Finding]:
                    f"repository\": check that {ref.name} is spelled right and exists, and that {user or 'the account'} "
                    "has pull (read) access to it (for a robot or service account, its repository permissions).")
             if probe.outcome == "ok":
-                msg += f" A later credential (#{probe.credential}) works, so the pull succeeds."
+                msg += f" {_later(res, probe)} works, so the pull succeeds."
             yield _at(probe, "registry-access-denied", severity, res, msg)
 
 
@@ -194,7 +202,7 @@ def check_auth_required(ctx: Context) -> Iterator[Finding]:
             continue
         ref = res.reference
         assert ref is not None
-        if probe.credential is not None:
+        if not probe.anonymous:
             # A credential matched, but the registry never asked for it in a way the
             # runtime can answer (a 401 without a Basic/Bearer challenge).
             msg = (f"{used(res, probe)} matches {ref.name}, but it could not be used: "
@@ -308,9 +316,9 @@ def check_rate_limited(ctx: Context) -> Iterator[Finding]:
         if hit is None:
             continue
         who = "anonymous pulls (counted per source IP: every pod on the node shares it)" \
-            if probe.credential is None else f"pulls with {used(res, probe)}"
+            if probe.anonymous else f"pulls with {used(res, probe)}"
         msg = f"{probe.registry} is rate-limiting {who}: {hit.detail}{_limit_text(hit)}."
-        if probe.registry == "docker.io" and probe.credential is None:
+        if probe.registry == "docker.io" and probe.anonymous:
             msg += " Authenticated Docker Hub pulls get a higher limit: add a docker.io credential."
         yield _at(probe, "registry-rate-limited", Severity.WARNING, res, msg)
     for plan, result in probed_logins(ctx):

@@ -88,7 +88,9 @@ def cluster(registry_env: RegistryEnv, tmp_path: Path) -> Iterator[tuple[FakeKub
     - node-c: no CA for the basic registry (tls-error from there), config.json current."""
     env = registry_env
     ca = Path(env.ca_file).read_text()
-    everything = {env.basic: ca, env.token: ca, env.token_server: ca}
+    # No CA for the token server's own host: as with containers/image, the registry's certs.d
+    # CA serves its whole auth flow (the token request to 127.0.0.2 included).
+    everything = {env.basic: ca, env.token: ca}
     current = {"auths": _global_auths(env)}
     stale = {"auths": _global_auths(env, STALE_PW)}
     with FakeKube(openshift=True) as api:
@@ -104,8 +106,7 @@ def cluster(registry_env: RegistryEnv, tmp_path: Path) -> Iterator[tuple[FakeKub
         kubelet = _kubelet(api, tmp_path)
         kubelet.add_node("node-a", root=_node_root(tmp_path, "node-a", current, everything))
         kubelet.add_node("node-b", root=_node_root(tmp_path, "node-b", stale, everything))
-        kubelet.add_node("node-c", root=_node_root(tmp_path, "node-c", current,
-                                                    {env.token: ca, env.token_server: ca}))
+        kubelet.add_node("node-c", root=_node_root(tmp_path, "node-c", current, {env.token: ca}))
         yield api, kubelet, api.kubeconfig(tmp_path / "kc", namespace=NS)
 
 
@@ -172,6 +173,11 @@ def test_fan_out_reports_each_node(cluster: tuple[FakeKube, SimKubelet, Path], r
         assert secret not in run.out and secret not in run.err
     # The privileges were stated before anything was created.
     assert "hostNetwork" in run.err and "/var/lib/kubelet/config.json" in run.err
+    # The watch told the plugin when each pod ended: it never had to list them.
+    polls = [r for r in api.requests if r.method == "GET" and r.path.endswith(f"/{PROBE_NS}/pods")
+             and r.query.get("labelSelector", "").startswith("pullsecret.kubectl.io/run=")
+             and r.query.get("watch") != "true"]
+    assert polls == [] and run.elapsed < 15
 
 
 def test_probe_pod_shape(cluster: tuple[FakeKube, SimKubelet, Path]) -> None:
@@ -272,16 +278,23 @@ def test_interrupted_run_leaves_nothing(registry_env: RegistryEnv, tmp_path: Pat
         assert kubelet.running() == []
 
 
+def _earlier_run(api: FakeKube, run: str, expires: str) -> None:
+    """What another run of the plugin put in the probe namespace: the namespace (labelled as
+    ours) and its ConfigMap, to be deleted by that run before `expires`."""
+    if api.get_object("Namespace", None, PROBE_NS) is None:
+        api.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": PROBE_NS, "labels": {
+            "app.kubernetes.io/managed-by": "kubectl-pullsecret"}}})
+    labels = {"app.kubernetes.io/name": "pullsecret-node-probe", "app.kubernetes.io/managed-by": "kubectl-pullsecret",
+              "pullsecret.kubectl.io/run": run}
+    api.add({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": f"pullsecret-probe-{run}", "namespace": PROBE_NS, "labels": labels,
+        "annotations": {"pullsecret.kubectl.io/expires": expires}}, "data": {}})
+
+
 def test_leftovers_of_an_earlier_run_are_cleaned(cluster: tuple[FakeKube, SimKubelet, Path]) -> None:
     api, kubelet, kc = cluster
-    labels = {"app.kubernetes.io/name": "pullsecret-node-probe", "app.kubernetes.io/managed-by": "kubectl-pullsecret",
-              "pullsecret.kubectl.io/run": "old"}
-    api.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": PROBE_NS, "labels": {
-        "app.kubernetes.io/managed-by": "kubectl-pullsecret"}}})
-    for name, expires in (("expired", "2026-01-01T00:00:00Z"), ("live", "2099-01-01T00:00:00Z")):
-        api.add({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
-            "name": f"pullsecret-probe-{name}", "namespace": PROBE_NS, "labels": labels,
-            "annotations": {"pullsecret.kubectl.io/expires": expires}}, "data": {}})
+    _earlier_run(api, "expired", "2026-01-01T00:00:00Z")
+    _earlier_run(api, "live", "2099-01-01T00:00:00Z")
     run = doctor("--from-nodes", "--yes", "--node", "node-a", "-o", "json", kubeconfig=kc)
     assert run.code in (0, 1), run.err
     deleted = [r.path for r in api.requests if r.method == "DELETE" and "/configmaps/" in r.path]
@@ -398,7 +411,7 @@ def test_no_secret_in_any_output_from_nodes(registry_env: RegistryEnv, fake_regi
         kubelet = _kubelet(api, tmp_path)
         node_config = {"auths": {leaky: auth("nodeuser", NODE_ONLY_PW), "quay.io": auth("bot", NODE_ONLY_PW)}}
         kubelet.add_node("node-l", root=_node_root(tmp_path, "node-l", node_config,
-                                                    {leaky: ca, token.address: ca}))
+                                                    {leaky: ca}))
         kc = api.kubeconfig(tmp_path / "kc", namespace=NS)
         from kubectl_pullsecret import redact
 
@@ -469,13 +482,7 @@ def test_terminal_confirmation(cluster: tuple[FakeKube, SimKubelet, Path]) -> No
 def test_namespace_in_use_by_another_run_stays(cluster: tuple[FakeKube, SimKubelet, Path]) -> None:
     """A colleague's run uses the same probe namespace: ours cleans up its own objects only."""
     api, kubelet, kc = cluster
-    labels = {"app.kubernetes.io/name": "pullsecret-node-probe", "app.kubernetes.io/managed-by": "kubectl-pullsecret",
-              "pullsecret.kubectl.io/run": "theirs"}
-    api.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": PROBE_NS, "labels": {
-        "app.kubernetes.io/managed-by": "kubectl-pullsecret"}}})
-    api.add({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
-        "name": "pullsecret-probe-theirs", "namespace": PROBE_NS, "labels": labels,
-        "annotations": {"pullsecret.kubectl.io/expires": "2099-01-01T00:00:00Z"}}, "data": {}})
+    _earlier_run(api, "theirs", "2099-01-01T00:00:00Z")
     # As in a namespace created a moment ago, its "default" service account comes late: the
     # first pod is refused by admission, the retry gets through.
     calls: list[int] = []
@@ -522,3 +529,72 @@ def test_node_without_kubelet_config_is_probed_without_it(registry_env: Registry
         assert len(event_reads) == 1
         assert [n for n, _ in kubelet.runs] == ["node-y", "node-y"]
         assert _leftovers(api) == []
+
+
+def test_probe_image_without_python(cluster: tuple[FakeKube, SimKubelet, Path], tmp_path: Path) -> None:
+    """--probe-image names an image with no python3: the node fails with a hint, nothing hangs."""
+    api, kubelet, kc = cluster
+    kubelet.python = str(tmp_path / "no-python-here" / "python3")
+    run = doctor("--from-nodes", "--yes", "--node", "node-a", "--probe-image", "registry.example/tools:1", "-o",
+                 "json", kubeconfig=kc)
+    [node] = _json(run)["nodes"]
+    assert node["status"] == "failed", node
+    assert "--probe-image" in node["detail"], node["detail"]
+    assert _leftovers(api) == []
+
+
+def test_each_node_gets_only_its_own_credentials(registry_env: RegistryEnv, tmp_path: Path) -> None:
+    """Node X's kubelet must not receive pull secrets of pods that run elsewhere, nor entries
+    for registries its images do not use: one Secret per node, holding the matched entries."""
+    ca = Path(registry_env.ca_file).read_text()
+    with FakeKube(openshift=True) as api:
+        api.add_all([namespace(NS), service_account("default", NS), global_pull_secret(_global_auths(registry_env)),
+                     pull_secret("regcred", NS, {registry_env.basic: auth(*ALICE),
+                                                 "unrelated.example": auth("u", "unrelated-pw-4")}),
+                     pull_secret("othercred", NS, {registry_env.open: auth("bob", "other-pw-8")}),
+                     _pod("web-1", "node-1", f"{registry_env.basic}/acme/web:1.0"),
+                     _pod("web-2", "node-2", f"{registry_env.open}/acme/web:1.0", pull=("othercred",))])
+        kubelet = _kubelet(api, tmp_path)
+        for n in ("node-1", "node-2"):
+            kubelet.add_node(n, root=_node_root(tmp_path, n, {"auths": {}}, {registry_env.basic: ca,
+                                                                           registry_env.open: ca}))
+        kc = api.kubeconfig(tmp_path / "kc", namespace=NS)
+        jobs: dict[str, dict[str, Any]] = {}
+
+        def capture() -> None:
+            for secret in api.list_objects("Secret", PROBE_NS):
+                job = json.loads(base64.b64decode(secret["data"]["job.json"]))
+                jobs[next(iter(job["nodes"]))] = job
+
+        api.before("DELETE", rf"/api/v1/namespaces/{PROBE_NS}/pods/.*", capture, times=2)
+        run = doctor("--from-nodes", "--yes", "-o", "json", kubeconfig=kc)
+        assert [n["status"] for n in _json(run)["nodes"]] == ["ok", "ok"], run.err
+        assert sorted(jobs) == ["node-1", "node-2"]
+        shipped = {node: {s["name"]: json.loads(base64.b64decode(s["data"]))["auths"] for s in job["sources"]}
+                   for node, job in jobs.items()}
+        assert {n: {src: sorted(a) for src, a in srcs.items()} for n, srcs in shipped.items()} == {
+            "node-1": {f"secret/{NS}/regcred": [registry_env.basic]},
+            "node-2": {f"secret/{NS}/othercred": [registry_env.open]}}
+        assert "unrelated-pw-4" not in json.dumps(jobs)
+        assert _leftovers(api) == []
+
+
+def test_waits_for_a_namespace_being_deleted(cluster: tuple[FakeKube, SimKubelet, Path]) -> None:
+    """The probe namespace of the previous run is still Terminating (a real cluster takes a
+    while): the plugin waits for it to go, then makes it again."""
+    api, kubelet, kc = cluster
+    api.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": PROBE_NS, "labels": {
+        "app.kubernetes.io/managed-by": "kubectl-pullsecret"}}, "status": {"phase": "Terminating"}})
+    gets: list[int] = []
+
+    def namespace_controller() -> None:
+        gets.append(1)
+        if len(gets) == 2:  # gone after the plugin's first re-check
+            api.remove("Namespace", None, PROBE_NS)
+
+    api.before("GET", rf"/api/v1/namespaces/{PROBE_NS}$", namespace_controller, times=2)
+    run = doctor("--from-nodes", "--yes", "--node", "node-a", "-o", "json", kubeconfig=kc)
+    assert [n["status"] for n in _json(run)["nodes"]] == ["ok"], run.err
+    assert "being deleted" in run.err
+    assert api.get_object("Namespace", None, PROBE_NS) is None
+    assert _leftovers(api) == []

@@ -15,8 +15,6 @@ import pytest
 
 from kubectl_pullsecret import dockerconfig, nodeprobe, nodes
 from kubectl_pullsecret.checks.nodecreds import differences
-from kubectl_pullsecret.resolve import Resolver, node_credentials, resolve_all, select
-from kubectl_pullsecret.snapshot import Snapshot
 
 
 def _write(root: Path, path: str, text: str) -> None:
@@ -145,80 +143,6 @@ def test_differences() -> None:
     assert differences({"a": "1", "b": "2", "c": "3"}, {"a": "1", "b": "9", "d": "4"}) == [
         "c is missing", "d is only on the node", "b has another credential (fingerprint 9 on the node, 2 expected)"]
     assert differences({"a": "1"}, {"a": "1"}) == []
-
-
-@pytest.mark.parametrize("doc", [None, [], {"version": 99}, {"version": 1, "images": "x"},
-                                 {"version": 1, "images": [{"id": "0"}, 5]}])
-def test_parse_result_refuses_or_ignores_garbage(doc: Any) -> None:
-    result = nodes.parse_result("n", "p", 1, doc)
-    assert result.status in ("failed", "ok")
-    assert result.images == {}
-
-
-def test_parse_result_error_is_a_failed_node() -> None:
-    result = nodes.parse_result("n", "p", 1, {"version": 1, "node": "n", "error": "OSError: boom"})
-    assert result.status == "failed" and "boom" in result.detail
-
-
-def _snapshot() -> Snapshot:
-    secret_data = base64.b64encode(json.dumps({"auths": {"reg.example": _auth("alice", "pod-pw-1")}}).encode())
-    global_data = base64.b64encode(json.dumps({"auths": {"reg.example": _auth("node", "node-pw-2")}}).encode())
-    objs = [
-        {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
-         "metadata": {"name": "regcred", "namespace": "ns"}, "data": {".dockerconfigjson": secret_data.decode()}},
-        {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
-         "metadata": {"name": "pull-secret", "namespace": "openshift-config"},
-         "data": {".dockerconfigjson": global_data.decode()}},
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1", "namespace": "ns"},
-         "spec": {"nodeName": "n1", "imagePullSecrets": [{"name": "regcred"}],
-                  "containers": [{"name": "c", "image": "reg.example/app:1"}]}},
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p2", "namespace": "ns"},
-         "spec": {"nodeName": "n2", "imagePullSecrets": [{"name": "regcred"}],
-                  "containers": [{"name": "c", "image": "reg.example/app:1"}]}},
-    ]
-    by_kind: dict[str, list[Any]] = {}
-    for o in objs:
-        by_kind.setdefault(o["kind"], []).append(o)
-    return Snapshot(objects={k: tuple(v) for k, v in by_kind.items()}, offline=True)
-
-
-def test_job_carries_pod_secrets_once_and_never_node_credentials() -> None:
-    snap = _snapshot()
-    scope = select(snap, [], ["ns"], None, [], "default")
-    resolver = Resolver(snap, node_credentials(snap, None))
-    resolutions = resolve_all(resolver, scope.subjects)
-    on = nodes.pods_by_node(resolutions)
-    assert sorted(on) == ["n1", "n2"]
-    job = nodes.make_job([(r, [r.subject.spec["nodeName"]]) for r in resolutions], 5.0, "nonce")
-    assert [s["name"] for s in job.doc["sources"]] == ["secret/ns/regcred"]
-    assert len(job.doc["images"]) == 1  # one image, one set of pull secrets: probed once per node
-    assert job.doc["nodes"] == {"n1": [0], "n2": [0]}
-    assert "node-pw-2" not in json.dumps(job.doc)
-    assert base64.b64decode(job.doc["sources"][0]["data"]).count(b"auths") == 1
-
-
-def test_node_answer_maps_onto_the_reported_credentials() -> None:
-    snap = _snapshot()
-    scope = select(snap, [], ["ns"], None, [], "default")
-    resolver = Resolver(snap, node_credentials(snap, None))
-    res = resolve_all(resolver, scope.subjects)[0]
-    assert [c.source for c in res.credentials] == ["secret/ns/regcred", "global"]
-    node_fp = dockerconfig.fingerprint("node", "node-pw-2")
-    item = {"credentials": [{"source": "secret/ns/regcred", "key": "reg.example",
-                             "fingerprint": dockerconfig.fingerprint("alice", "pod-pw-1")},
-                            {"source": "node", "key": "reg.example", "fingerprint": node_fp},
-                            {"source": "node", "key": "reg.example", "fingerprint": "00000000"}],
-            "attempts": [{"credential": 0, "outcome": "credential-rejected", "registry": "reg.example", "detail": "x"},
-                         {"credential": 1, "outcome": "credential-rejected", "registry": "reg.example", "detail": "y"},
-                         {"credential": 2, "outcome": "ok", "registry": "reg.example", "detail": "z"}]}
-    node = nodes.NodeResult("n1", "ok", images={0: item})
-    probe = nodes.to_probe(res, node, item)
-    assert probe.vantage == "node/n1"
-    assert [a.credential for a in probe.attempts] == [0, 1, None]
-    assert probe.attempts[2].node_entry == ("reg.example", "00000000")
-    assert probe.to_dict()["nodeCredential"] == {"key": "reg.example", "fingerprint": "00000000"}
-    hostile = dict(item, attempts=[{"credential": 7, "outcome": "pwned", "detail": 5}])
-    assert nodes.to_probe(res, node, hostile).outcome == "skipped"
 
 
 def test_bundle_runs_on_a_bare_python(tmp_path: Path) -> None:
