@@ -27,7 +27,7 @@ Usage (repository root, venv active):
                           [--scale-parallel 10] [--start-delay 1.0] [--json]
 
 Two tables: wall time versus --max-parallel at --nodes nodes, and requests versus the
-node count (--scale) at --scale-parallel. It takes about three minutes by default.
+node count (--scale) at --scale-parallel. It takes about five minutes by default.
 """
 
 from __future__ import annotations
