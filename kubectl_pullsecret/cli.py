@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any, NoReturn
 
+    from kubectl_pullsecret.nodes import NodeOptions
+
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOURCE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 PROG = "kubectl pullsecret"
 
@@ -327,7 +329,7 @@ def _doctor(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if report.worst() >= Severity.parse(args.fail_on) else EXIT_OK
 
 
-def _node_options(args: argparse.Namespace) -> Any:
+def _node_options(args: argparse.Namespace) -> NodeOptions | None:
     """--from-nodes and its flags: NodeOptions, or None. Without a terminal to ask on,
     --yes is required (checked before anything is read)."""
     given = [flag for flag, value in (("--node", args.node), ("--node-selector", args.node_selector),

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from kubectl_pullsecret import checks, live, reference
 from kubectl_pullsecret.checks import credentials, needs, openshift
@@ -14,7 +14,6 @@ from kubectl_pullsecret.checks.base import Context, internal_registries
 from kubectl_pullsecret.errors import UsageError
 from kubectl_pullsecret.findings import ImageReport, Report
 from kubectl_pullsecret.kube import Cluster, ClusterOptions
-from kubectl_pullsecret.nodes import NodeOptions
 from kubectl_pullsecret.probe_model import (
     ChainSpec,
     ImageProbe,
@@ -27,6 +26,9 @@ from kubectl_pullsecret.probe_model import (
 )
 from kubectl_pullsecret.resolve import Resolution, Resolver, Scope, Target, node_credentials, resolve_all, select
 from kubectl_pullsecret.snapshot import Snapshot, load_files
+
+if TYPE_CHECKING:  # nodes.py (the --from-nodes machinery) loads only when asked for
+    from kubectl_pullsecret.nodes import NodeOptions
 
 log = logging.getLogger(__name__)
 

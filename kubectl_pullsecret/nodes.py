@@ -7,15 +7,17 @@ the node's config.json and /etc mounted read-only, tolerating every taint. The p
 this package itself (nodeprobe.py), shipped as a zip in a ConfigMap and started with the
 probe image's python3: the same probe code as a local probe, so the outcomes mean the
 same, and no image of ours has to be built, mirrored or kept in step with the plugin.
-The pull secrets of the pods being diagnosed travel in a Secret (never a ConfigMap,
-env or args); what the node itself holds never leaves it except as outcomes,
-fingerprints and a digest keyed with a per-run nonce.
+Each node's job travels in a Secret of its own (never a ConfigMap, env or args),
+holding only the pod-secret entries its images match; what the node itself holds
+never leaves it except as outcomes, fingerprints and a digest keyed with a per-run
+nonce.
 
 API traffic is proportional to the nodes, not to time: one watch follows every probe
-pod; per node one create, one log read and one delete (plus one event list for a pod
-that never started). Pods are labelled and always deleted (also on Ctrl-C and on
-timeout; activeDeadlineSeconds stops them should this process die); objects an
-interrupted earlier run left behind are deleted once their declared lifetime is over.
+pod; per node a Secret and a pod created, one log read, both deleted (plus up to three
+event lists for a pod that does not start). Objects are labelled, recorded before they
+are created, and always deleted (also on Ctrl-C and on timeout; activeDeadlineSeconds
+stops a pod should this process die); objects an interrupted earlier run left behind
+are deleted once their declared lifetime is over.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from kubectl_pullsecret.errors import PullsecretError
 from kubectl_pullsecret.kube import RESOURCES, Answer, Cluster, can_i_hint
 from kubectl_pullsecret.probe_model import Attempt, ImageProbe, NodeResult, NodeRun, Result, result_from_dict
 from kubectl_pullsecret.resolve import Resolution
-from kubectl_pullsecret.snapshot import Denied, Obj, timestamp
+from kubectl_pullsecret.snapshot import Denied, Obj, rfc3339, timestamp
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +239,13 @@ def pod_object(name: str, namespace: str, run: str, node: str, image: str, timeo
     any other type could make the runtime create the path on the node)."""
     meta = _meta(name, namespace, run, expires)
     meta["annotations"]["pullsecret.kubectl.io/node"] = node
+    volumes: list[tuple[str, str, Obj]] = [  # name, mount path, source
+        ("code", CODE_PATH, {"configMap": {"name": name_of(run)}}),
+        ("job", JOB_PATH, {"secret": {"secretName": name}}),  # this node's job only
+        *([(CONFIG_VOLUME, f"{HOST_ROOT}{nodeprobe.KUBELET_CONFIG}",
+            {"hostPath": {"path": nodeprobe.KUBELET_CONFIG, "type": "File"}})] if kubelet_config else []),
+        ("host-etc", f"{HOST_ROOT}/etc", {"hostPath": {"path": "/etc", "type": "Directory"}}),
+    ]
     pod: Obj = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {
         "nodeName": node,  # no scheduler: cordoned and tainted nodes too
         "hostNetwork": True,  # the node's routes and firewall
@@ -262,25 +271,10 @@ def pod_object(name: str, namespace: str, run: str, node: str, image: str, timeo
                 "capabilities": {"drop": ["ALL"]},
                 "seLinuxOptions": {"type": "spc_t"},  # SELinux lets container_t read no host file
             },
-            "volumeMounts": [
-                {"name": "code", "mountPath": CODE_PATH, "readOnly": True},
-                {"name": "job", "mountPath": JOB_PATH, "readOnly": True},
-                {"name": CONFIG_VOLUME, "mountPath": f"{HOST_ROOT}{nodeprobe.KUBELET_CONFIG}", "readOnly": True},
-                {"name": "host-etc", "mountPath": f"{HOST_ROOT}/etc", "readOnly": True},
-            ],
+            "volumeMounts": [{"name": v, "mountPath": path, "readOnly": True} for v, path, _ in volumes],
         }],
-        "volumes": [
-            {"name": "code", "configMap": {"name": name_of(run)}},
-            {"name": "job", "secret": {"secretName": name}},  # this node's job only
-            {"name": CONFIG_VOLUME, "hostPath": {"path": nodeprobe.KUBELET_CONFIG, "type": "File"}},
-            {"name": "host-etc", "hostPath": {"path": "/etc", "type": "Directory"}},
-        ],
+        "volumes": [{"name": v, **source} for v, _, source in volumes],
     }}
-    if not kubelet_config:
-        spec: Obj = pod["spec"]
-        spec["volumes"] = [v for v in spec["volumes"] if v["name"] != CONFIG_VOLUME]
-        for c in spec["containers"]:
-            c["volumeMounts"] = [m for m in c["volumeMounts"] if m["name"] != CONFIG_VOLUME]
     return pod
 
 
@@ -321,10 +315,6 @@ class _Denied(Exception):
         self.denied = denied
 
 
-def _rfc3339(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass
 class _Pod:
     node: str
@@ -356,10 +346,11 @@ class Runner:
         self.offset: float | None = None  # server clock minus this machine's, seconds
 
     # -- API helpers --
-    def _write(self, method: str, kind: str, name: str | None, body: Any = None, namespaced: bool = True,
-               query: Mapping[str, str] | None = None) -> Answer:
+    def _call(self, method: str, kind: str, name: str | None, body: Any = None, namespaced: bool = True,
+              query: Mapping[str, str] | None = None, subresource: str | None = None) -> Answer:
+        """Every API request of the run goes through here."""
         res = RESOURCES[kind]
-        path = res.path(self.namespace if namespaced else None, name)
+        path = res.path(self.namespace if namespaced else None, name) + (f"/{subresource}" if subresource else "")
         # Every request of the node phase is bounded: the cleanup must not hang on an API
         # that stopped answering (Ctrl-C is ignored while it runs).
         answer = self.cluster.request(method, path, query, body, timeout=self.cluster.timeout or REQUEST_TIMEOUT)
@@ -382,44 +373,41 @@ class Runner:
         ns = self.namespace if res.namespaced else None
         hint = can_i_hint(verb, res, ns, answer.status)
         return _Denied(Denied(kind, ns, name, f"cannot {verb} {res.describe(ns, name)}: {answer.reason()}{hint}",
-                              answer.status))
+                              answer.status, verb))
 
     # -- phases --
-    def select_nodes(self, pods_on: Mapping[str, Sequence[Resolution]], explicit: bool) -> tuple[list[str], dict[
-            str, str]]:
-        """The nodes to probe, and those skipped with why (not found, not Ready)."""
-        wanted: list[str]
-        skip: dict[str, str] = {}
-        if self.opts.node_selector is not None:
-            query = {"labelSelector": self.opts.node_selector}
-            answer = self.cluster.request("GET", RESOURCES["Node"].path(), query)
-            if answer.status != 200:
-                raise self._refused(answer, "list", "Node", None)
-            items = (answer.json() or {}).get("items") or []
-            wanted = sorted(str((n.get("metadata") or {}).get("name")) for n in items if isinstance(n, dict))
-            nodes = {str((n.get("metadata") or {}).get("name")): n for n in items if isinstance(n, dict)}
+    def select_nodes(self, scheduled: Sequence[str], explicit: bool) -> tuple[list[str], dict[str, str]]:
+        """The nodes to probe (--node-selector's, --node's, else those the pods are
+        `scheduled` on), and those skipped with why (not found, not Ready). The node list
+        is read once; when it may not be read, named nodes are probed unchecked."""
+        selector = self.opts.node_selector
+        named = list(self.opts.nodes) if explicit else sorted(set(scheduled))
+        if selector is None and not named:
+            return [], {}
+        listed = self.cluster.list("Node", None, selector)
+        if isinstance(listed, Denied):
+            if selector is not None:
+                res = RESOURCES["Node"]
+                hint = can_i_hint("list", res, None, listed.status)
+                raise _Denied(replace(listed, reason=f"cannot list {res.describe(None)}: {listed.reason}{hint}"))
+            log.info("cannot list nodes (%s): probing the named nodes unchecked", listed.reason)
+        nodes = {str((n.get("metadata") or {}).get("name")): n for n in listed} if isinstance(listed, list) else {}
+        if selector is not None:
+            wanted = sorted(nodes)
             if not wanted:
-                self.notes.append(f"--node-selector {self.opts.node_selector}: no node matches")
+                self.notes.append(f"--node-selector {selector}: no node matches")
         else:
-            wanted = list(self.opts.nodes) if explicit else sorted(pods_on)
-            nodes = {}
-            if wanted:
-                answer = self.cluster.request("GET", RESOURCES["Node"].path())
-                if answer.status == 200:
-                    nodes = {str((n.get("metadata") or {}).get("name")): n
-                             for n in (answer.json() or {}).get("items") or [] if isinstance(n, dict)}
-                    for name in wanted:
-                        if name not in nodes:
-                            skip[name] = "no such node"
-                else:
-                    log.info("cannot list nodes (%s): probing the named nodes unchecked", answer.reason())
-        for name, node in nodes.items():
-            if name in wanted and name not in skip and not _ready(node):
+            wanted = named
+        skip: dict[str, str] = {}
+        for name in wanted:
+            if nodes and name not in nodes:
+                skip[name] = "no such node"
+            elif name in nodes and not _ready(nodes[name]):
                 skip[name] = "the node is not Ready: its kubelet would not start the probe pod"
         return [n for n in wanted if n not in skip], skip
 
     def ensure_namespace(self) -> None:
-        answer = self._write("GET", "Namespace", self.namespace, namespaced=False)
+        answer = self._call("GET", "Namespace", self.namespace, namespaced=False)
         if answer.status == 200:
             doc = answer.json() or {}
             labels = (doc.get("metadata") or {}).get("labels") or {}
@@ -437,14 +425,14 @@ class Runner:
                     raise _Denied(Denied("Namespace", None, self.namespace,
                                          f"cannot create pods in namespace {self.namespace}: it is still being "
                                          f"deleted after {TERMINATING_WAIT:.0f}s; try again later or use "
-                                         "--probe-namespace", 409))
+                                         "--probe-namespace", 409, "create"))
                 time.sleep(2.0)
-                answer = self._write("GET", "Namespace", self.namespace, namespaced=False)
+                answer = self._call("GET", "Namespace", self.namespace, namespaced=False)
                 if answer.status == 200 and ((answer.json() or {}).get("status") or {}).get("phase") != "Terminating":
                     return  # made again meanwhile (another run): use it, and leave it to that run
         if answer.status not in (404, 403):
             raise self._refused(answer, "get", "Namespace", self.namespace)
-        created = self._write("POST", "Namespace", None, namespace_object(self.namespace), namespaced=False)
+        created = self._call("POST", "Namespace", None, namespace_object(self.namespace), namespaced=False)
         if created.status in (200, 201):
             self.created_namespace = True
             return
@@ -457,7 +445,7 @@ class Runner:
         now = self.now()
         selector = f"{MANAGED_LABEL[0]}={MANAGED_LABEL[1]},{APP_LABEL[0]}={APP_LABEL[1]}"
         for kind in ("Pod", "Secret", "ConfigMap"):
-            answer = self._write("GET", kind, None, query={"labelSelector": selector})
+            answer = self._call("GET", kind, None, query={"labelSelector": selector})
             if answer.status != 200:
                 continue
             for item in (answer.json() or {}).get("items") or []:
@@ -470,7 +458,7 @@ class Runner:
     def _delete(self, kind: str, name: str) -> None:
         body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
                 "propagationPolicy": "Background"}
-        answer = self._write("DELETE", kind, name, body)
+        answer = self._call("DELETE", kind, name, body)
         if answer.status in (200, 202, 404):
             with contextlib.suppress(ValueError):
                 self.created.remove((kind, name))  # gone: nothing left to clean up
@@ -485,7 +473,7 @@ class Runner:
         named object means a retried request that had already gone through."""
         name = str(body["metadata"]["name"])
         self.created.append((kind, name))
-        answer = self._write("POST", kind, None, body)
+        answer = self._call("POST", kind, None, body)
         if answer.status == 409:
             return Answer(201, answer.body, answer.headers)
         if answer.status not in (200, 201):
@@ -540,7 +528,7 @@ class Runner:
     def run(self, job: Job, nodes: Sequence[str]) -> None:
         expires_at = self.now() + timedelta(
             seconds=self.opts.node_timeout * (len(nodes) / max(1, self.opts.max_parallel) + 1) + 120)
-        expires = _rfc3339(expires_at)
+        expires = rfc3339(expires_at)
         self.create_code(expires)
         watcher = threading.Thread(target=self._watch, name="node-probe-watch", daemon=True)
         watcher.start()
@@ -640,7 +628,7 @@ class Runner:
                                                 name, _ms(pod.started))
 
     def _list_run_pods(self) -> list[Obj]:
-        answer = self._write("GET", "Pod", None, query={"labelSelector": f"{RUN_LABEL}={self.run_id}"})
+        answer = self._call("GET", "Pod", None, query={"labelSelector": f"{RUN_LABEL}={self.run_id}"})
         items = (answer.json() or {}).get("items") if answer.status == 200 else None
         return [i for i in items or [] if isinstance(i, dict)]
 
@@ -674,8 +662,8 @@ class Runner:
             del active[name]
 
     def _collect(self, pod: _Pod, phase: str, status: Obj) -> NodeResult:
-        answer = self.cluster.request("GET", RESOURCES["Pod"].path(self.namespace, pod.name) + "/log",
-                                      {"container": CONTAINER, "limitBytes": str(LOG_LIMIT)})
+        answer = self._call("GET", "Pod", pod.name, query={"container": CONTAINER, "limitBytes": str(LOG_LIMIT)},
+                            subresource="log")
         elapsed = _ms(pod.started)
         if answer.status != 200:
             return NodeResult(pod.node, "failed", f"the probe's output could not be read: {answer.reason()}"
@@ -711,8 +699,7 @@ class Runner:
         self._delete_pod(pod.name)
 
     def _events(self, pod_name: str) -> list[Obj]:
-        answer = self.cluster.request("GET", RESOURCES["Event"].path(self.namespace),
-                                      {"fieldSelector": f"involvedObject.name={pod_name}"})
+        answer = self._call("GET", "Event", None, query={"fieldSelector": f"involvedObject.name={pod_name}"})
         if answer.status != 200:
             return []
         return [e for e in (answer.json() or {}).get("items") or [] if isinstance(e, dict)]
@@ -730,7 +717,7 @@ class Runner:
         namespace? Then it stays: deleting it would delete their probe pods."""
         selector = f"{APP_LABEL[0]}={APP_LABEL[1]}"
         for kind in ("Pod", "ConfigMap"):
-            answer = self._write("GET", kind, None, query={"labelSelector": selector, "limit": "1"})
+            answer = self._call("GET", kind, None, query={"labelSelector": selector, "limit": "1"})
             if answer.status != 200 or (answer.json() or {}).get("items"):
                 return True
         return False
@@ -744,7 +731,7 @@ class Runner:
             for kind, name in reversed(list(self.created)):
                 self._delete(kind, name)
             if self.created_namespace and not self._in_use():
-                answer = self._write("DELETE", "Namespace", self.namespace, namespaced=False)
+                answer = self._call("DELETE", "Namespace", self.namespace, namespaced=False)
                 if answer.status not in (200, 202, 404):
                     self.notes.append(f"could not delete namespace {self.namespace}: {answer.reason()}")
         except PullsecretError as exc:
@@ -770,7 +757,8 @@ def _sigint_ignored() -> Iterator[None]:
 
 def _kind_of(answer: Answer) -> str:
     """The kind a refused create was about (Status details.kind: pods, secrets)."""
-    details = (answer.json() or {}).get("details") if isinstance(answer.json(), dict) else None
+    doc = answer.json()
+    details = doc.get("details") if isinstance(doc, dict) else None
     kind = details.get("kind") if isinstance(details, dict) else None
     return {"secrets": "Secret", "pods": "Pod"}.get(str(kind), "Pod")
 
@@ -921,14 +909,13 @@ def _local_index(res: Resolution, used: Mapping[str, Any]) -> int | None:
     return None
 
 
-def pods_by_node(resolutions: Sequence[Resolution]) -> dict[str, list[Resolution]]:
-    out: dict[str, list[Resolution]] = {}
+def node_of(resolutions: Sequence[Resolution]) -> dict[int, str]:
+    """id(resolution) -> the node its pod is scheduled on (pods only, scheduled only)."""
+    out: dict[int, str] = {}
     for res in resolutions:
-        if res.subject.ref.kind != "Pod":
-            continue
-        node = res.subject.spec.get("nodeName")
+        node = res.subject.spec.get("nodeName") if res.subject.ref.kind == "Pod" else None
         if isinstance(node, str) and node:
-            out.setdefault(node, []).append(res)
+            out[id(res)] = node
     return out
 
 
@@ -936,39 +923,39 @@ def run_nodes(cluster: Cluster, opts: NodeOptions, wanted: Sequence[Resolution])
     """The whole node phase. `wanted`: the containers worth probing from nodes."""
     runner = Runner(cluster, opts)
     started_requests = cluster.request_count
+    results: dict[str, NodeResult] = {}
+
+    def outcome(probes: Mapping[int, tuple[ImageProbe, ...]] | None = None) -> NodeRun:
+        return NodeRun(tuple(results[n] for n in sorted(results)), probes or {}, tuple(runner.denied),
+                       tuple(runner.notes), runner.nonce, cluster.request_count - started_requests)
+
     explicit = bool(opts.nodes) or opts.node_selector is not None
-    on = pods_by_node(wanted)
+    scheduled = node_of(wanted)
     try:
-        nodes, skipped = runner.select_nodes(on, explicit)
+        nodes, skipped = runner.select_nodes(list(scheduled.values()), explicit)
     except _Denied as exc:
-        return NodeRun(denied=(exc.denied,), notes=("node probes not run: the nodes could not be listed",),
-                       requests=cluster.request_count - started_requests)
-    if not explicit:
-        unscheduled = [r for r in wanted if r.subject.ref.kind != "Pod" or not r.subject.spec.get("nodeName")]
-        if unscheduled:
-            runner.notes.append(f"{len(unscheduled)} container(s) are not on a node (templates or pending pods): "
-                                "not probed from nodes; use --node or --node-selector")
-    node_of = {id(r): n for n, rs in on.items() for r in rs}
+        runner.denied.append(exc.denied)
+        runner.notes.append("node probes not run: the nodes could not be listed")
+        return outcome()
+    if not explicit and len(scheduled) < len(wanted):
+        runner.notes.append(f"{len(wanted) - len(scheduled)} container(s) are not on a node (templates or pending "
+                            "pods): not probed from nodes; use --node or --node-selector")
     chosen = set(nodes)
-    assignment = [(r, list(nodes) if explicit else [node_of[id(r)]] if node_of.get(id(r)) in chosen else [])
-                  for r in wanted]
-    assignment = [(r, ns) for r, ns in assignment if ns]
-    results = {n: NodeResult(n, "not-run", why) for n, why in skipped.items()}
+    assignment = [(r, list(nodes) if explicit else [scheduled[id(r)]]) for r in wanted
+                  if explicit or scheduled.get(id(r)) in chosen]
+    results.update({n: NodeResult(n, "not-run", why) for n, why in skipped.items()})
     if not nodes or not assignment:
         if not wanted:
             runner.notes.append("no image to probe from the nodes")
-        return NodeRun(tuple(results.values()), notes=tuple(runner.notes), nonce=runner.nonce,
-                       requests=cluster.request_count - started_requests)
+        return outcome()
     job = make_job(assignment, opts.probe_timeout, runner.nonce)
-    if opts.confirm is not None:
-        text = statement(opts, nodes, job.sources, len(bundle()))
-        if not opts.confirm(text):
-            runner.notes.append("node probes declined: nothing was created")
-            results.update({n: NodeResult(n, "not-run", "declined at the prompt") for n in nodes})
-            return NodeRun(tuple(results.values()), notes=tuple(runner.notes), nonce=runner.nonce,
-                           requests=cluster.request_count - started_requests)
-    else:
-        opts.say(statement(opts, nodes, job.sources, len(bundle())))
+    text = statement(opts, nodes, job.sources, len(bundle()))
+    if opts.confirm is None:
+        opts.say(text)
+    elif not opts.confirm(text):
+        runner.notes.append("node probes declined: nothing was created")
+        results.update({n: NodeResult(n, "not-run", "declined at the prompt") for n in nodes})
+        return outcome()
     try:
         runner.ensure_namespace()
         runner.clean_leftovers()
@@ -985,11 +972,6 @@ def run_nodes(cluster: Cluster, opts: NodeOptions, wanted: Sequence[Resolution])
     results.update(runner.results)
     for n in nodes:
         results.setdefault(n, NodeResult(n, "not-run", "not reached"))
-    probes: dict[int, list[ImageProbe]] = {}
-    for res, _ in assignment:
-        for n, image_id in job.assignments[id(res)]:
-            node_result = results[n]
-            probes.setdefault(id(res), []).append(to_probe(res, node_result, node_result.images.get(image_id)))
-    ordered = tuple(results[n] for n in sorted(results))
-    return NodeRun(ordered, {k: tuple(v) for k, v in probes.items()}, tuple(runner.denied), tuple(runner.notes),
-                   runner.nonce, cluster.request_count - started_requests)
+    probes = {id(res): tuple(to_probe(res, results[n], results[n].images.get(image_id))
+                             for n, image_id in job.assignments[id(res)]) for res, _ in assignment}
+    return outcome(probes)

@@ -45,6 +45,7 @@ class Denied:
     name: str | None  # None: the list
     reason: str
     status: int = 403
+    verb: str | None = None  # set for a refused write (create, delete); None: a read (get/list)
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,11 @@ def timestamp(text: Any) -> datetime | None:
     except ValueError:
         return None
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def rfc3339(when: datetime) -> str:
+    """A time as the API server writes it (seconds, UTC, `Z`): what `timestamp` reads."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _resource_version(obj: Obj) -> int:

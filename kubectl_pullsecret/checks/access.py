@@ -49,7 +49,7 @@ def check_permission_denied(ctx: Context) -> Iterator[Finding]:
     for d in ctx.nodes.denied if ctx.nodes is not None else ():
         # --from-nodes: the probe pods (or their namespace, inputs, the node list) were refused.
         res = RESOURCES[d.kind]
-        verb = d.reason.split(" ", 2)[1] if d.reason.startswith("cannot ") else "create"
+        verb = d.verb or ("get" if d.name else "list")
         ns = f" -n {d.namespace}" if d.namespace else ""
         msg = (f"Node probes (--from-nodes) were not run: {d.reason}. The registry checks use this machine's "
                "probes only. The probe pods need the host network and host paths: on OpenShift the privileged SCC, "

@@ -41,6 +41,7 @@ import shlex
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from kubectl_pullsecret.checks.base import join_names
@@ -59,7 +60,7 @@ from kubectl_pullsecret.resolve import (
     pod_spec,
     sa_pull_secrets,
 )
-from kubectl_pullsecret.snapshot import meta, timestamp
+from kubectl_pullsecret.snapshot import meta, rfc3339, timestamp
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 # What the DeploymentConfig controller puts on its ReplicationControllers and their pods.
@@ -449,7 +450,7 @@ def run(session: Session, target_text: str) -> FixResult:
     elif w.how == "foreign":
         result.warnings.append(f"pod/{w.name} is controlled by {w.foreign}, which this tool does not know: make sure "
                                "it recreates the pod; it is deleted only after y on a terminal, or with --yes")
-    changes = plan_changes(w, ns, stale, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    changes = plan_changes(w, ns, stale, rfc3339(datetime.now(UTC)))
     session.apply_all(result, changes)
     final: list[Obj] | None = None
     if result.changed and not result.failed and session.opts.dry_run == "none":

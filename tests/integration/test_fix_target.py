@@ -26,13 +26,17 @@ def deployment(name: str, image: str, sa: str = "default") -> dict[str, object]:
                                            "containers": [{"name": name, "image": image}]}}}}
 
 
+def shop(*extra: dict[str, object]) -> list[dict[str, object]]:
+    """Namespace shop: its default SA, pull secret regcred (quay.io) and deployment web, plus `extra`."""
+    return [namespace(NS), service_account("default", NS),
+            pull_secret("regcred", NS, {"quay.io": auth("bot", "quay-s3cret")}),
+            deployment("web", "quay.io/acme/web:1"), *extra]
+
+
 @pytest.fixture
 def api() -> Iterator[FakeKube]:
     with fake_kube() as server:
-        server.add_all([namespace(NS), service_account("default", NS),
-                        pull_secret("regcred", NS, {"quay.io": auth("bot", "quay-s3cret")}),
-                        deployment("web", "quay.io/acme/web:1"),
-                        deployment("api", "registry.example.com/acme/api:2")])
+        server.add_all(shop(deployment("api", "registry.example.com/acme/api:2")))
         yield server
 
 

@@ -13,10 +13,9 @@ import pytest
 
 from tests.fakekube import FakeKube
 from tests.integration.fix_helpers import fix, writes
-from tests.integration.live_helpers import auth, fake_kube, namespace, pod, pull_secret, service_account
-from tests.integration.test_fix_target import deployment
+from tests.integration.live_helpers import fake_kube, pod
+from tests.integration.test_fix_target import NS, deployment, shop
 
-NS = "shop"
 LINK = "kubectl pullsecret fix link regcred --sa default -n shop"
 RESTART = "kubectl pullsecret fix restart pod/debug -n shop"
 
@@ -24,10 +23,7 @@ RESTART = "kubectl pullsecret fix restart pod/debug -n shop"
 @pytest.fixture
 def api() -> Iterator[FakeKube]:
     with fake_kube() as server:
-        server.add_all([namespace(NS), service_account("default", NS),
-                        pull_secret("regcred", NS, {"quay.io": auth("bot", "quay-s3cret")}),
-                        deployment("web", "quay.io/acme/web:1"),
-                        pod("debug", NS, "quay.io/acme/debug:1", created="2026-10-01T00:00:00Z")])
+        server.add_all(shop(pod("debug", NS, "quay.io/acme/debug:1", created="2026-10-01T00:00:00Z")))
         yield server
 
 
