@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
     from kubectl_pullsecret.nodes import NodeOptions
+    from kubectl_pullsecret.progress import Progress, Show
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOURCE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 PROG = "kubectl pullsecret"
@@ -292,6 +293,13 @@ def _doctor(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.filename and (args.kubeconfig or args.context):
         raise UsageError("-f reads files only: drop --kubeconfig/--context, or drop -f to read the cluster")
+    # A progress line for the long runs, on a terminal, with the human formats only.
+    line: Progress | None = None
+    if (args.all_namespaces or args.from_nodes) and sys.stderr.isatty() and args.output not in ("json", "yaml"):
+        from kubectl_pullsecret.progress import Progress
+
+        line = Progress(sys.stderr)
+    progress = line.update if line is not None else None
     opts = doctor.Options(
         files=args.filename,
         targets=args.targets,
@@ -302,7 +310,8 @@ def _doctor(args: argparse.Namespace) -> int:
         authfile=args.authfile,
         checks=args.checks,
         skip=args.skip,
-        from_nodes=_node_options(args),
+        from_nodes=_node_options(args, progress),
+        progress=progress,
         **_cluster_and_probe(args),
     )
     # The cyclic garbage collector rescans every live object on each full collection:
@@ -313,8 +322,8 @@ def _doctor(args: argparse.Namespace) -> int:
         report = doctor.run(opts, sys.stdin)
     finally:
         gc.enable()
-        if opts.from_nodes is not None and opts.from_nodes.progress is not None:
-            sys.stderr.write("\r\033[K")  # the progress line goes
+        if line is not None:
+            line.clear()
     if args.output in ("json", "yaml"):
         # Machine output stays pure; the human formats carry the notes themselves.
         for note in report.notes:
@@ -329,7 +338,7 @@ def _doctor(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if report.worst() >= Severity.parse(args.fail_on) else EXIT_OK
 
 
-def _node_options(args: argparse.Namespace) -> NodeOptions | None:
+def _node_options(args: argparse.Namespace, progress: Show | None) -> NodeOptions | None:
     """--from-nodes and its flags: NodeOptions, or None. Without a terminal to ask on,
     --yes is required (checked before anything is read)."""
     given = [flag for flag, value in (("--node", args.node), ("--node-selector", args.node_selector),
@@ -362,16 +371,12 @@ def _node_options(args: argparse.Namespace) -> NodeOptions | None:
     def say(text: str) -> None:
         sys.stderr.write(_scrub(text) + "\n")
 
-    def progress(text: str) -> None:
-        sys.stderr.write("\r\033[K" + _scrub(text))
-        sys.stderr.flush()
-
     return nodes.NodeOptions(
         nodes=tuple(args.node), node_selector=args.node_selector, image=args.probe_image or nodes.PROBE_IMAGE,
         namespace=args.probe_namespace or nodes.NAMESPACE, max_parallel=args.max_parallel or nodes.MAX_PARALLEL,
         node_timeout=args.node_timeout or nodes.NODE_TIMEOUT, probe_timeout=args.probe_timeout,
         confirm=None if args.yes else confirm, say=say,
-        progress=progress if sys.stderr.isatty() and args.output not in ("json", "yaml") else None)
+        progress=progress)
 
 
 def _fix(args: argparse.Namespace) -> int:
@@ -434,6 +439,10 @@ def _version() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["__complete"]:  # kubectl's plugin completion (kubectl_complete-pullsecret)
+        from kubectl_pullsecret.complete import main as complete
+
+        return complete(argv[1:])
     verbosity = 0
     try:
         parser, commands = build_parser()

@@ -29,6 +29,7 @@ from kubectl_pullsecret.snapshot import Snapshot, load_files
 
 if TYPE_CHECKING:  # nodes.py (the --from-nodes machinery) loads only when asked for
     from kubectl_pullsecret.nodes import NodeOptions
+    from kubectl_pullsecret.progress import Show
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class Options:
     context: str | None = None
     request_timeout: float | None = None
     from_nodes: NodeOptions | None = None  # --from-nodes
+    progress: Show | None = None  # the progress line: -A or --from-nodes, on a terminal
 
     @property
     def live(self) -> bool:
@@ -158,7 +160,7 @@ def diagnose(opts: Options, stdin: TextIO | None = None) -> tuple[Report, Scope]
                       else [opts.namespace or cluster.namespace or "default"])
         live_source = live.load_snapshot(
             cluster, live.Scope(tuple(namespaces) if namespaces is not None else None, tuple(targets),
-                                opts.selector, bool(opts.images)), selected, opts.probe)
+                                opts.selector, bool(opts.images)), selected, opts.probe, opts.progress)
         snapshot = live_source.snapshot
     else:
         snapshot = load_snapshot(opts, stdin)
@@ -233,7 +235,7 @@ def _probe(opts: Options, ctx: Context) -> tuple[dict[int, ImageProbe], list[tup
     # insecureRegistries as plain-http/unverified: the probes do the same.
     settings = probe_settings(opts.probe_timeout, opts.insecure_registries, opts.registry_ca_file,
                               openshift.probe_trust(ctx.snapshot))
-    prober = probing.Prober(settings)
+    prober = probing.Prober(settings, progress=opts.progress)
     started = time.perf_counter()
     plans = {id(res): _plan(ctx, res) for res in ctx.resolutions}
     chains = prober.probe_images(p for p in plans.values() if isinstance(p, ChainSpec))

@@ -185,8 +185,12 @@ class Cluster:
     def connect(cls, opts: ClusterOptions) -> Cluster:
         """Load the kubeconfig (or the in-cluster config) as kubectl would."""
         import yaml
-        from kubernetes.client import ApiClient, Configuration
-        from kubernetes.config.config_exception import ConfigException
+
+        try:
+            from kubernetes.client import ApiClient, Configuration
+            from kubernetes.config.config_exception import ConfigException
+        except ImportError as exc:  # the single file without its compiled part for this python3
+            raise SourceError(f"cannot load the kubernetes client: {_one_line(exc)}") from None
 
         configuration = Configuration()
         context_name: str | None = None
@@ -603,11 +607,14 @@ class LoadResult:
     primary_denied: bool = False
 
 
-def load(cluster: Cluster, reads: Sequence[Read], then: Callable[[Obj], Iterable[Read]] | None = None) -> LoadResult:
+def load(cluster: Cluster, reads: Sequence[Read], then: Callable[[Obj], Iterable[Read]] | None = None,
+         progress: Callable[[int, int, LoadResult], None] | None = None) -> LoadResult:
     """Run the reads concurrently. `then` maps an object read by a get to follow-up
-    reads (the additionalTrustedCA ConfigMap named by image.config)."""
+    reads (the additionalTrustedCA ConfigMap named by image.config). `progress` is
+    told (reads done, reads planned, the result so far) after each read."""
     result = LoadResult()
     lock = threading.Lock()
+    counts = [0, len(reads)]  # done, planned
 
     def run(read: Read) -> list[Read]:
         if read.name is None:
@@ -639,6 +646,10 @@ def load(cluster: Cluster, reads: Sequence[Read], then: Callable[[Obj], Iterable
                 result.objects.setdefault(read.kind, []).append(got)
                 if then is not None:
                     follow = list(then(got))
+            counts[0] += 1
+            counts[1] += len(follow)
+            if progress is not None:
+                progress(counts[0], counts[1], result)
         return follow
 
     pending = list(reads)

@@ -12,11 +12,15 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from kubectl_pullsecret.checks import needs
 from kubectl_pullsecret.kube import Cluster, LoadResult, Read, load, review_access
 from kubectl_pullsecret.resolve import GLOBAL_PULL_SECRET, WORKLOAD_KINDS, Target
 from kubectl_pullsecret.snapshot import OPENSHIFT_CLUSTER_KINDS, Denied, Obj, Snapshot
+
+if TYPE_CHECKING:
+    from kubectl_pullsecret.progress import Show
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +92,19 @@ class Live:
     primary_denied: bool  # the subjects themselves were refused: nothing diagnosed
 
 
-def load_snapshot(cluster: Cluster, scope_of: Scope, selected: Sequence[str], probe: bool) -> Live:
+def load_snapshot(cluster: Cluster, scope_of: Scope, selected: Sequence[str], probe: bool,
+                  progress: Show | None = None) -> Live:
     started = time.perf_counter()
     openshift = cluster.discover_openshift()
     reads = plan_reads(scope_of, selected, openshift)
-    result: LoadResult = load(cluster, reads, then=trusted_ca_read if probe else None)
+
+    def loaded(done: int, planned: int, so_far: LoadResult) -> None:
+        if progress is not None:
+            objects = sum(len(items) for items in so_far.objects.values())
+            progress(f"reading the cluster: {done}/{planned} reads, {len(so_far.objects)} kinds loaded, "
+                     f"{objects:,} objects", final=done == planned)
+
+    result: LoadResult = load(cluster, reads, then=trusted_ca_read if probe else None, progress=loaded)
     objects = {kind: tuple(sorted(items, key=_key)) for kind, items in result.objects.items()}
     snapshot = Snapshot(
         objects=objects,

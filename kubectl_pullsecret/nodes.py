@@ -25,11 +25,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import email.utils
+import importlib.resources
 import importlib.util
 import io
 import json
 import logging
-import os
 import queue
 import re
 import secrets
@@ -41,7 +41,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
+from importlib.resources.abc import Traversable
+from typing import TYPE_CHECKING, Any
 
 from kubectl_pullsecret import __version__, nodeprobe
 from kubectl_pullsecret.errors import PullsecretError
@@ -49,6 +50,9 @@ from kubectl_pullsecret.kube import RESOURCES, Answer, Cluster, can_i_hint
 from kubectl_pullsecret.probe_model import Attempt, ImageProbe, NodeResult, NodeRun, Result, result_from_dict
 from kubectl_pullsecret.resolve import Resolution
 from kubectl_pullsecret.snapshot import Denied, Obj, rfc3339, timestamp
+
+if TYPE_CHECKING:
+    from kubectl_pullsecret.progress import Show
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +123,7 @@ class NodeOptions:
     # Asked once, with the statement of what will be created; None: --yes was given.
     confirm: Callable[[str], bool] | None = None
     say: Callable[[str], None] = field(default=lambda text: None)  # the statement, with --yes (stderr)
-    progress: Callable[[str], None] | None = None  # a progress line (stderr on a terminal)
+    progress: Show | None = None  # the progress line (stderr on a terminal)
 
 
 # --- what to probe where ------------------------------------------------------------
@@ -184,24 +188,28 @@ def make_job(wanted: Sequence[tuple[Resolution, Sequence[str]]], probe_timeout: 
 @cache
 def bundle() -> bytes:
     """This package plus the pure-Python libraries its probes import, as one zip that
-    `python3 probe.pyz node-probe …` runs (zipimport: nothing is unpacked or written)."""
+    `python3 probe.pyz node-probe …` runs (zipimport: nothing is unpacked or written).
+    The files are read through importlib.resources, so a plugin that itself runs from a
+    zip (the single-file build) bundles the same files as an installed one."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         zf.writestr("__main__.py", ZIP_MAIN)
         zf.writestr("certifi/__init__.py", CERTIFI_STUB)
         for package in ("kubectl_pullsecret", *BUNDLED):
-            spec = importlib.util.find_spec(package)
-            if spec is None or not spec.submodule_search_locations:
-                raise RuntimeError(f"cannot bundle {package}: not installed as a package")
-            base = list(spec.submodule_search_locations)[0]
-            for folder, dirs, files in os.walk(base):
-                dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", "tests", "emscripten", "fixes"))
-                for name in sorted(files):
-                    if name.endswith(".py"):
-                        path = os.path.join(folder, name)
-                        arc = os.path.join(package, os.path.relpath(path, base))
-                        zf.write(path, arc)
+            if importlib.util.find_spec(package) is None:
+                raise RuntimeError(f"cannot bundle {package}: not installed")
+            for arc, data in _package_sources(importlib.resources.files(package), package):
+                zf.writestr(arc, data)
     return buf.getvalue()
+
+
+def _package_sources(folder: Traversable, arc: str) -> Iterator[tuple[str, bytes]]:
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.is_dir():
+            if entry.name not in ("__pycache__", "tests", "emscripten", "fixes"):
+                yield from _package_sources(entry, f"{arc}/{entry.name}")
+        elif entry.name.endswith(".py"):
+            yield f"{arc}/{entry.name}", entry.read_bytes()
 
 
 # --- Kubernetes objects -----------------------------------------------------------------
@@ -581,7 +589,8 @@ class Runner:
                 self._timed_out(pod)
                 del active[pod.name]
             if self.opts.progress is not None:
-                self.opts.progress(f"node probes: {len(self.results)}/{total} done, {len(active)} running")
+                self.opts.progress(f"probing from the nodes: {len(self.results)}/{total} done, {len(active)} running",
+                                   final=len(self.results) == total)
 
     def _create_pod(self, name: str, node: str, expires: str, job: Mapping[str, Any],
                     kubelet_config: bool = True) -> Answer:

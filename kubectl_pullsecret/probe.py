@@ -12,10 +12,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from kubectl_pullsecret.probe_model import Attempt, ChainSpec, ImageProbe, Login, LoginSpec, Result
 from kubectl_pullsecret.registry import Client, Memo, Settings
+
+if TYPE_CHECKING:
+    from kubectl_pullsecret.progress import Show
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,7 @@ class Prober:
 
     settings: Settings
     pool_size: int = POOL_SIZE
+    progress: Show | None = None  # the progress line (-A, --from-nodes on a terminal)
     client: Client = field(init=False)
     _attempts: Memo = field(default_factory=Memo)
 
@@ -57,11 +61,18 @@ class Prober:
         waves = math.ceil(count / max(1, self.pool_size))
         return self.settings.timeout * (5 * max(1, longest) + 2) * max(1, waves) + 1.0
 
+    def _tell(self, template: str) -> Callable[[int, int], None] | None:
+        show = self.progress
+        if show is None:
+            return None
+        return lambda done, total: show(template.format(done=done, total=total), final=done == total)
+
     def probe_images(self, specs: Iterable[ChainSpec]) -> dict[ChainSpec, ImageProbe]:
         unique = _round_robin(list(dict.fromkeys(specs)))
         longest = max((len(s.logins) for s in unique), default=1)
         tasks: list[Callable[[], ImageProbe]] = [functools.partial(self._chain, s) for s in unique]
-        results = _run_pool(tasks, self.pool_size, self._budget(longest, len(unique)))
+        results = _run_pool(tasks, self.pool_size, self._budget(longest, len(unique)),
+                            self._tell("probing registries: {done}/{total} image credential chains"))
         out: dict[ChainSpec, ImageProbe] = {}
         for spec, result in zip(unique, results, strict=True):
             out[spec] = result if result is not None else ImageProbe((Attempt(None, Result(
@@ -73,7 +84,8 @@ class Prober:
         unique = list(dict.fromkeys(specs))
         tasks: list[Callable[[], Result]] = [functools.partial(self.client.probe_login, s.registry, s.login)
                                              for s in unique]
-        results = _run_pool(tasks, self.pool_size, self._budget(1, len(unique)))
+        results = _run_pool(tasks, self.pool_size, self._budget(1, len(unique)),
+                            self._tell("probing registries: {done}/{total} secret logins"))
         return {spec: r if r is not None else Result("unreachable", spec.registry, "no answer within the probe budget")
                 for spec, r in zip(unique, results, strict=True)}
 
@@ -92,9 +104,11 @@ def _round_robin(specs: list[ChainSpec]) -> list[ChainSpec]:
     return out
 
 
-def _run_pool(tasks: Sequence[Callable[[], _T]], size: int, budget: float) -> list[_T | None]:
+def _run_pool(tasks: Sequence[Callable[[], _T]], size: int, budget: float,
+              on_done: Callable[[int, int], None] | None = None) -> list[_T | None]:
     """Run tasks on at most `size` daemon threads; wait at most `budget` seconds. A task
-    still running then is abandoned (None): daemon threads never hold the process."""
+    still running then is abandoned (None): daemon threads never hold the process.
+    `on_done(finished, total)` follows each finished task."""
     if not tasks:
         return []
     results: list[_T | None] = [None] * len(tasks)
@@ -118,6 +132,8 @@ def _run_pool(tasks: Sequence[Callable[[], _T]], size: int, budget: float) -> li
             with done:
                 remaining[0] -= 1
                 done.notify_all()
+                if on_done is not None:
+                    on_done(len(tasks) - remaining[0], len(tasks))
 
     for n in range(min(size, len(tasks))):
         threading.Thread(target=worker, name=f"probe-{n}", daemon=True).start()

@@ -437,12 +437,12 @@ def test_no_secret_in_any_output_from_nodes(registry_env: RegistryEnv, fake_regi
         assert _leftovers(api) == []
 
 
-def _on_a_terminal(kc: Path, answer: bytes) -> tuple[int, dict[str, Any], str]:
+def _on_a_terminal(kc: Path, answer: bytes, output: str = "json") -> tuple[int, Any, str]:
     """doctor --from-nodes with stdin and stderr on a pseudo-terminal (stdout a pipe, -o json):
     it states what it will create, asks, and is answered `answer`."""
     master, slave = os.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "kubectl_pullsecret", "doctor", "--from-nodes", "--node", "node-a",
-                             "--kubeconfig", str(kc), "-o", "json"], cwd=REPO, stdin=slave, stderr=slave,
+                             "--kubeconfig", str(kc), "-o", output], cwd=REPO, stdin=slave, stderr=slave,
                             stdout=subprocess.PIPE)
     os.close(slave)
     seen = b""
@@ -462,13 +462,25 @@ def _on_a_terminal(kc: Path, answer: bytes) -> tuple[int, dict[str, Any], str]:
             seen += chunk
     finally:
         os.close(master)
-    return proc.returncode, json.loads(out), seen.decode(errors="replace")
+    return proc.returncode, json.loads(out) if output == "json" else out.decode(), seen.decode(errors="replace")
+
+
+def test_terminal_progress_line(cluster: tuple[FakeKube, SimKubelet, Path]) -> None:
+    """With a human format on a terminal, the node phase has a progress line (erased at the
+    end); -o json has none (test_terminal_confirmation)."""
+    api, kubelet, kc = cluster
+    code, out, err = _on_a_terminal(kc, b"y\n", output="table")
+    states = [s for s in err.split("\r\x1b[K") if s]
+    assert "probing from the nodes: 1/1 done, 0 running" in states, states
+    assert err.endswith("\r\x1b[K") and "Probes from the nodes" in out
+    assert _leftovers(api) == []
 
 
 def test_terminal_confirmation(cluster: tuple[FakeKube, SimKubelet, Path]) -> None:
     api, kubelet, kc = cluster
     code, doc, err = _on_a_terminal(kc, b"n\n")
     assert "hostNetwork" in err and "Create them? [y/N]" in err
+    assert "\x1b[K" not in err  # -o json: no progress line
     assert not [r for r in api.requests if r.method == "POST"]  # declined: nothing was created
     assert kubelet.runs == []
     assert [(n["name"], n["status"], n["detail"]) for n in doc["nodes"]] == [("node-a", "not-run",
