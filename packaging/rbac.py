@@ -42,8 +42,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `python packaging/rbac.py` from anywhere, without PYTHONPATH
-    sys.path.insert(0, str(ROOT))
+if __name__ == "__main__":
+    # `python packaging/rbac.py` from anywhere, without PYTHONPATH: the checkout first, and not
+    # packaging/ itself (its build.py would shadow the PyPI `build` for anything importing it).
+    sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "packaging")]
 
 import yaml  # noqa: E402
 
