@@ -206,6 +206,12 @@ class Cluster:
                 merged = KubeConfigMerger(os.pathsep.join(existing))  # type: ignore[no-untyped-call]
                 if merged.config is None:
                     raise SourceError(f"kubeconfig {paths}: no configuration found")
+                # kubectl: the first file that sets current-context wins (the client's
+                # merger lets the last one win).
+                first = next((c["current-context"] for c in (merged.config_files[p] for p in merged.paths)
+                              if isinstance(c, dict) and c.get("current-context")), None)
+                if first is not None and hasattr(merged.config, "value"):
+                    merged.config.value["current-context"] = first
                 loader = KubeConfigLoader(  # type: ignore[no-untyped-call]
                     config_dict=merged.config, active_context=opts.context, config_base_path=None)
                 loader.load_and_set(configuration)  # type: ignore[no-untyped-call]

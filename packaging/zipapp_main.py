@@ -1,12 +1,13 @@
 """`__main__` of the single-file kubectl-pullsecret (a zipapp built by packaging/build.py).
 
-Everything is imported from the file itself (zipimport) except pydantic_core, a
-compiled library that kubernetes' client needs and that no zip import can load. The
-file carries it for each supported CPython version of one platform under `_native/`;
-on the first `import pydantic_core` (a live cluster read: offline `doctor -f` and
-`version` never get there), the files for this interpreter are unpacked once into
-`$XDG_CACHE_HOME/kubectl-pullsecret/native-<digest>` (a private 0700 directory; a
-per-run temporary one when there is no writable cache) and imported from there.
+What `version`, offline `doctor -f` and the registry probes need is imported from the
+file itself (zipimport). What only a live cluster needs — kubernetes' client and
+pydantic, with pydantic_core, a compiled library no zip import can load, carried for
+each supported CPython version of one platform — lies under `_lazy/`: on the first
+import of one of those packages, the files for this interpreter are unpacked once into
+`$XDG_CACHE_HOME/kubectl-pullsecret/lazy-<digest>` (a private 0700 directory; a per-run
+temporary one when there is no usable cache) and imported from there, where Python
+caches their bytecode as for an installed package.
 
 Run as `kubectl_complete-pullsecret` (a link or copy of the file with that name), it
 answers kubectl's shell completion.
@@ -31,9 +32,9 @@ from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
-NATIVE = "_native/"
-INDEX = NATIVE + "INDEX"  # "sha256  path" per file, written by the build
-PACKAGE = "pydantic_core"
+LAZY = "_lazy/"
+INDEX = LAZY + "INDEX"  # "sha256  path" per file, written by the build
+NATIVE = "pydantic_core"
 
 
 def _cache_root() -> str | None:
@@ -50,17 +51,18 @@ def _cache_root() -> str | None:
     return root
 
 
-class NativeFinder(importlib.abc.MetaPathFinder):
-    def __init__(self, archive: str) -> None:
+class LazyFinder(importlib.abc.MetaPathFinder):
+    def __init__(self, archive: str, names: frozenset[str]) -> None:
         self.archive = archive
+        self.names = names
 
     def find_spec(self, fullname: str, path: Sequence[str] | None = None,
                   target: ModuleType | None = None) -> ModuleSpec | None:
-        if fullname != PACKAGE:
+        if fullname not in self.names:
             return None
         where = self.unpack()
         sys.meta_path.remove(self)
-        sys.path.insert(0, where)
+        sys.path.append(where)
         return importlib.machinery.PathFinder.find_spec(fullname, [where])
 
     def unpack(self) -> str:
@@ -76,17 +78,17 @@ class NativeFinder(importlib.abc.MetaPathFinder):
             native = [n for n in names if n.endswith((".so", ".pyd"))]
             if not any(tag(n) in suffixes for n in native):
                 raise ImportError(
-                    f"this kubectl-pullsecret file has no {PACKAGE} for this python3 ({suffixes[0]}); it has "
+                    f"this kubectl-pullsecret file has no {NATIVE} for this python3 ({suffixes[0]}); it has "
                     + ", ".join(sorted({tag(n) for n in native}))
                     + " (take the file for this platform, or: pip install kubectl-pullsecret)")
             wanted = [n for n in names if n not in native or tag(n) in suffixes]
             root = _cache_root()
-            final = os.path.join(root, "native-" + hashlib.sha256(index).hexdigest()[:16]) if root else None
+            final = os.path.join(root, "lazy-" + hashlib.sha256(index).hexdigest()[:16]) if root else None
             if final and os.path.isdir(final):
                 return final
-            work = tempfile.mkdtemp(prefix="native-", dir=root)
+            work = tempfile.mkdtemp(prefix="lazy-", dir=root)
             for name in wanted:
-                dest = os.path.join(work, name[len(NATIVE):])
+                dest = os.path.join(work, name[len(LAZY):])
                 os.makedirs(os.path.dirname(dest), exist_ok=True)
                 with zf.open(name) as src, open(dest, "wb") as out:
                     shutil.copyfileobj(src, out)
@@ -103,7 +105,9 @@ class NativeFinder(importlib.abc.MetaPathFinder):
 def main() -> int:
     archive = os.path.dirname(os.path.abspath(__file__))
     if zipfile.is_zipfile(archive):
-        sys.meta_path.insert(0, NativeFinder(archive))
+        from _pullsecret_lazy import NAMES  # type: ignore[import-not-found]  # written by the build
+
+        sys.meta_path.insert(0, LazyFinder(archive, NAMES))
     if os.path.basename(sys.argv[0]).startswith("kubectl_complete-"):
         sys.argv[1:1] = ["__complete"]
     from kubectl_pullsecret.cli import main as cli_main

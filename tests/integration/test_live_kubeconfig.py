@@ -79,6 +79,22 @@ def test_merged_kubeconfig_list(cluster: tuple[FakeKube, Path], api: FakeKube, t
     assert "lonely-0" in names(run)
 
 
+def test_merged_kubeconfig_list_first_current_context_wins(cluster: tuple[FakeKube, Path], api: FakeKube,
+                                                           tmp_path: Path) -> None:
+    """As kubectl: of a KUBECONFIG list, the first file that sets current-context wins
+    (the kubernetes client's merger would take the last one)."""
+    config = yaml.safe_load(cluster[1].read_text())
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(yaml.safe_dump({**config, "current-context": "other"}))
+    second.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "contexts": config["contexts"],
+                                      "current-context": config["current-context"]}))
+    assert config["current-context"] != "other"
+    run = doctor("--no-probe", "-o", "json", env={"KUBECONFIG": os.pathsep.join([str(first), str(second)])})
+    assert run.code in (0, 1), run
+    assert run.report["cluster"]["context"] == "other"
+    assert pod_namespaces(api) == ["other"]
+
+
 def test_context_namespace_and_overrides(cluster: tuple[FakeKube, Path], api: FakeKube) -> None:
     kc = cluster[1]
     current = doctor("--no-probe", "-o", "json", kubeconfig=kc)
