@@ -10,8 +10,8 @@ The single file is a zipapp (`python3 FILE ...`, or run it: it starts with
 (packaging/requirements.lock), taken from wheels that pip downloads for a fixed
 platform so that any machine builds the same bytes. Compiled speedups are dropped
 (their packages fall back to Python) except pydantic_core, carried for CPython
-3.11-3.15 of the target platform. What only a live cluster needs (kubernetes'
-client, pydantic) is unpacked to a cache on first use (see zipapp_main.py).
+3.11-3.15 of the target platform. The packages are unpacked to a cache on first use
+(see zipapp_main.py).
 
 The zip and the archives are reproducible: sorted entries, fixed timestamps and
 modes, gzip without name or time. The same commit and lock give the same sha256.
@@ -47,13 +47,13 @@ SHEBANG = b"#!/usr/bin/env python3\n"
 EPOCH = (2020, 1, 1, 0, 0, 0)  # zip timestamps (the zip format cannot go before 1980)
 TAR_MTIME = 1577836800  # the same instant for the tar members
 PYTHONS = ("3.11", "3.12", "3.13", "3.14", "3.15")
-# What `doctor -f`, probes and `version` import stays in the zip (zipimport). The rest
-# (kubernetes' client and pydantic: ~1,000 modules, a live cluster only) goes under
-# _lazy/, unpacked on first use with the compiled pydantic_core, so that Python can
-# cache its bytecode: imported from the zip it recompiled all of it on every run
-# (1.8 s against 0.5 s for a live `doctor -n NS`).
-EAGER = frozenset({"kubectl_pullsecret", "yaml", "tabulate", "requests", "urllib3", "idna", "charset_normalizer",
-                   "certifi"})
+# Two groups of packages, each unpacked to a cache on first import so that Python can
+# cache their bytecode (imported from the zip, every run recompiled them: a live
+# `doctor -n NS` took 1.8 s up to its first request, 0.6 s unpacked): "core" (the plugin, and what `version`,
+# offline `doctor -f` and the probes import; about 3 MB) and "live" (kubernetes' client
+# and pydantic with the compiled pydantic_core: a live cluster only; about 45 MB).
+CORE = frozenset({"kubectl_pullsecret", "yaml", "tabulate", "requests", "urllib3", "idna", "charset_normalizer",
+                  "certifi"})
 LAZY = "_lazy"
 # pure-Python wheels and the Python parts of the others come from this one tag set
 COMMON = ("manylinux2014_x86_64", "3.11")
@@ -157,16 +157,17 @@ def zipapp(platform: Platform, cache: Path) -> bytes:
     pure = [s for s in specs if _norm(s.split("==")[0]) != NATIVE]
     native = [s for s in specs if _norm(s.split("==")[0]) == NATIVE]
     entries: dict[str, bytes] = {"__main__.py": MAIN.read_bytes()}
-    entries.update(package_files())
-    lazy: dict[str, bytes] = {}
+    groups: dict[str, dict[str, bytes]] = {"core": {}, "live": {}}
 
     def add(name: str, data: bytes) -> None:
-        top = name.split("/", 1)[0].removesuffix(".py")
-        if ".dist-info/" in name or top in EAGER:
+        if ".dist-info/" in name:  # METADATA and licences stay at the root (importlib.metadata)
             entries[name] = data
-        else:
-            lazy.setdefault(f"{LAZY}/{name}", data)
+            return
+        group = "core" if name.split("/", 1)[0].removesuffix(".py") in CORE else "live"
+        groups[group].setdefault(f"{LAZY}/{group}/{name}", data)
 
+    for name, data in package_files():
+        add(name, data)
     for wheel in download(pure, cache, *COMMON):
         for name, data in wheel_files(wheel):
             add(name, data)
@@ -174,12 +175,15 @@ def zipapp(platform: Platform, cache: Path) -> bytes:
         for wheel in download(native, cache, platform.pip, python):
             for name, data in wheel_files(wheel, re.compile(rf"^{NATIVE}/")):
                 add(name, data)
-    entries.update(lazy)
-    entries[f"{LAZY}/INDEX"] = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
-                                       for name, data in sorted(lazy.items())).encode()
-    names = sorted({n[len(LAZY) + 1:].split("/", 1)[0].removesuffix(".py") for n in lazy})
-    entries["_pullsecret_lazy.py"] = (f'"""Written by packaging/build.py: the packages under {LAZY}/."""\n'
-                                      f"NAMES = frozenset({names!r})\n").encode()
+    tops = {}
+    for group, files in groups.items():
+        entries.update(files)
+        entries[f"{LAZY}/{group}/INDEX"] = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
+                                                   for name, data in sorted(files.items())).encode()
+        tops[group] = sorted({n.split("/")[2].removesuffix(".py") for n in files})
+    entries["_pullsecret_lazy.py"] = (
+        f'"""Written by packaging/build.py: the top-level packages of each group under {LAZY}/."""\n'
+        f"GROUPS = {{{', '.join(f'{g!r}: frozenset({t!r})' for g, t in tops.items())}}}\n").encode()
     buf = io.BytesIO()
     buf.write(SHEBANG)
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:

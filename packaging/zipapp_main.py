@@ -1,13 +1,14 @@
 """`__main__` of the single-file kubectl-pullsecret (a zipapp built by packaging/build.py).
 
-What `version`, offline `doctor -f` and the registry probes need is imported from the
-file itself (zipimport). What only a live cluster needs — kubernetes' client and
-pydantic, with pydantic_core, a compiled library no zip import can load, carried for
-each supported CPython version of one platform — lies under `_lazy/`: on the first
-import of one of those packages, the files for this interpreter are unpacked once into
-`$XDG_CACHE_HOME/kubectl-pullsecret/lazy-<digest>` (a private 0700 directory; a per-run
-temporary one when there is no usable cache) and imported from there, where Python
-caches their bytecode as for an installed package.
+The packages lie under `_lazy/` in two groups: `core` (the plugin, and what
+`version`, offline `doctor -f` and the registry probes import) and `live` (kubernetes'
+client and pydantic, with pydantic_core, a compiled library no zip import can load,
+carried for each supported CPython version of one platform). On the first import of a
+group's package, the group's files for this interpreter are unpacked once into
+`$XDG_CACHE_HOME/kubectl-pullsecret/<group>-<digest>` (a private 0700 directory) and
+imported from there, where Python caches their bytecode as for an installed package.
+Without a usable cache, `core` is imported from the zip itself and `live` from a
+per-run temporary directory.
 
 Run as `kubectl_complete-pullsecret` (a link or copy of the file with that name), it
 answers kubectl's shell completion.
@@ -32,8 +33,7 @@ from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
-LAZY = "_lazy/"
-INDEX = LAZY + "INDEX"  # "sha256  path" per file, written by the build
+LAZY = "_lazy/"  # then the group, then its files and INDEX ("sha256  path" per file)
 NATIVE = "pydantic_core"
 
 
@@ -52,22 +52,27 @@ def _cache_root() -> str | None:
 
 
 class LazyFinder(importlib.abc.MetaPathFinder):
-    def __init__(self, archive: str, names: frozenset[str]) -> None:
+    def __init__(self, archive: str, groups: dict[str, frozenset[str]]) -> None:
         self.archive = archive
-        self.names = names
+        self.owner = {name: group for group, names in groups.items() for name in names}
+        self.placed: dict[str, str] = {}  # group -> where its packages are imported from
 
     def find_spec(self, fullname: str, path: Sequence[str] | None = None,
                   target: ModuleType | None = None) -> ModuleSpec | None:
-        if fullname not in self.names:
+        group = self.owner.get(fullname)  # top-level names: submodules follow their package's __path__
+        if group is None:
             return None
-        where = self.unpack()
-        sys.meta_path.remove(self)
-        sys.path.append(where)
+        where = self.placed.get(group)
+        if where is None:
+            where = self.unpack(group) or os.path.join(self.archive, LAZY + group)  # the zip itself
+            self.placed[group] = where
+            sys.path.append(where)
         return importlib.machinery.PathFinder.find_spec(fullname, [where])
 
-    def unpack(self) -> str:
+    def unpack(self, group: str) -> str | None:
+        prefix = LAZY + group + "/"
         with zipfile.ZipFile(self.archive) as zf:
-            index = zf.read(INDEX)
+            index = zf.read(prefix + "INDEX")
             names = [line.split("  ", 1)[1] for line in index.decode().splitlines() if line]
             suffixes = importlib.machinery.EXTENSION_SUFFIXES
 
@@ -76,19 +81,21 @@ class LazyFinder(importlib.abc.MetaPathFinder):
                 return base[base.index("."):]
 
             native = [n for n in names if n.endswith((".so", ".pyd"))]
-            if not any(tag(n) in suffixes for n in native):
+            if native and not any(tag(n) in suffixes for n in native):
                 raise ImportError(
                     f"this kubectl-pullsecret file has no {NATIVE} for this python3 ({suffixes[0]}); it has "
                     + ", ".join(sorted({tag(n) for n in native}))
                     + " (take the file for this platform, or: pip install kubectl-pullsecret)")
             wanted = [n for n in names if n not in native or tag(n) in suffixes]
             root = _cache_root()
-            final = os.path.join(root, "lazy-" + hashlib.sha256(index).hexdigest()[:16]) if root else None
+            if root is None and not native:
+                return None
+            final = os.path.join(root, f"{group}-{hashlib.sha256(index).hexdigest()[:16]}") if root else None
             if final and os.path.isdir(final):
                 return final
-            work = tempfile.mkdtemp(prefix="lazy-", dir=root)
+            work = tempfile.mkdtemp(prefix=group + "-", dir=root)
             for name in wanted:
-                dest = os.path.join(work, name[len(LAZY):])
+                dest = os.path.join(work, name[len(prefix):])
                 os.makedirs(os.path.dirname(dest), exist_ok=True)
                 with zf.open(name) as src, open(dest, "wb") as out:
                     shutil.copyfileobj(src, out)
@@ -105,9 +112,9 @@ class LazyFinder(importlib.abc.MetaPathFinder):
 def main() -> int:
     archive = os.path.dirname(os.path.abspath(__file__))
     if zipfile.is_zipfile(archive):
-        from _pullsecret_lazy import NAMES  # type: ignore[import-not-found]  # written by the build
+        from _pullsecret_lazy import GROUPS  # type: ignore[import-not-found]  # written by the build
 
-        sys.meta_path.insert(0, LazyFinder(archive, NAMES))
+        sys.meta_path.insert(0, LazyFinder(archive, GROUPS))
     if os.path.basename(sys.argv[0]).startswith("kubectl_complete-"):
         sys.argv[1:1] = ["__complete"]
     from kubectl_pullsecret.cli import main as cli_main

@@ -89,11 +89,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeKube
         api.add_user("nobody", "nobody-token")
         first = api.kubeconfig(d / "first", namespace="shop", context="fake")
         second = api.kubeconfig(d / "second", namespace="other", context="other-ctx")
-        # Only the first file names the current context. (kubectl takes the first file's
-        # current-context, the kubernetes client's merger the last one's.)
-        doc = yaml.safe_load(second.read_text())
-        del doc["current-context"]
-        second.write_text(yaml.safe_dump(doc))
+        # Both files name a current context: the first file's wins, as for kubectl (the
+        # kubernetes client's merger alone would take the last one's).
+        assert yaml.safe_load(second.read_text())["current-context"] == "other-ctx"
         api.kubeconfig(d / "nobody", user="nobody", namespace="shop", context="nobody")
         yield api, Path(f"{first}{os.pathsep}{second}")
 

@@ -88,8 +88,11 @@ def test_version_and_offline_doctor_from_a_clean_directory(built: Path, clean: t
     want = installed("doctor", "-f", REPO / "examples" / "shop", "--no-probe", "-o", "json")
     assert got.returncode == want.returncode == 1, got.stderr
     assert got.stdout == want.stdout and json.loads(got.stdout)["findings"]
-    # Offline needs no compiled code: nothing unpacked, nothing written anywhere.
-    assert list(Path(env["HOME"]).iterdir()) == [] and list(work.iterdir()) == []
+    # Offline unpacks the core group only (no kubernetes, no compiled code), and writes
+    # nothing else anywhere.
+    cache = Path(env["HOME"]) / ".cache" / "kubectl-pullsecret"
+    assert [p.name.split("-")[0] for p in cache.iterdir()] == ["core"]
+    assert list(work.iterdir()) == [] and [p.name for p in Path(env["HOME"]).iterdir()] == [".cache"]
     # Executable as it is (shebang `#!/usr/bin/env python3`).
     direct = subprocess.run([str(single), "version"], cwd=work, env=env, capture_output=True, text=True, check=False)
     assert direct.returncode == 0 and direct.stdout == got.stdout or "v" + __version__ in direct.stdout
@@ -106,8 +109,10 @@ def test_live_doctor_unpacks_the_compiled_part_once(built: Path, clean: tuple[Pa
         assert got.returncode == want.returncode == 1, got.stderr
         assert json.loads(got.stdout) == json.loads(want.stdout)
         cache = Path(env["HOME"]) / ".cache" / "kubectl-pullsecret"
-        [unpacked] = cache.iterdir()
+        assert sorted(p.name.split("-")[0] for p in cache.iterdir()) == ["core", "live"]
+        [unpacked] = cache.glob("live-*")
         assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+        assert (next(cache.glob("core-*")) / "kubectl_pullsecret" / "__pycache__").is_dir()
         libs = sorted(p.name for p in (unpacked / "pydantic_core").iterdir() if p.suffix == ".so")
         assert len(libs) == 1, libs  # this interpreter's only
         assert (unpacked / "kubernetes" / "client" / "__init__.py").is_file()
@@ -116,12 +121,13 @@ def test_live_doctor_unpacks_the_compiled_part_once(built: Path, clean: tuple[Pa
         before = {p: p.stat().st_mtime_ns for p in unpacked.rglob("*")}
         again = run(single, "doctor", "-n", "shop", "--no-probe", "-o", "json", "--kubeconfig", kc, cwd=work, env=env)
         assert again.stdout == got.stdout
-        assert list(cache.iterdir()) == [unpacked]
+        assert len(list(cache.iterdir())) == 2
         assert {p: p.stat().st_mtime_ns for p in unpacked.rglob("*")} == before  # reused, not rewritten
 
 
 def test_live_doctor_without_a_writable_cache(built: Path, clean: tuple[Path, dict[str, str]]) -> None:
-    """A read-only HOME (a container): unpacked to a private temporary directory, removed at exit."""
+    """A read-only HOME (a container): the core imported from the zip itself, the live group
+    unpacked to a private temporary directory, removed at exit."""
     work, env = clean
     home = Path(env["HOME"])
     home.chmod(0o500)
@@ -185,7 +191,7 @@ def test_node_probe_bundle_from_the_single_file_is_the_installed_one(built: Path
     out = tmp_path / "bundle.zip"
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from kubectl_pullsecret import nodes; "
             "open(sys.argv[2], 'wb').write(nodes.bundle())")
-    proc = subprocess.run([STOCK, "-I", "-c", code, str(built / build.NAME), str(out)], capture_output=True,
+    proc = subprocess.run([STOCK, "-I", "-c", code, f"{built / build.NAME}/_lazy/core", str(out)], capture_output=True,
                           text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     with zipfile.ZipFile(out) as got, zipfile.ZipFile(__import__("io").BytesIO(nodes.bundle())) as want:
@@ -254,23 +260,25 @@ def test_archives_hold_the_files_the_manifest_installs(built: Path) -> None:
         assert single.startswith(b"#!/usr/bin/env python3\n")
         with zipfile.ZipFile(__import__("io").BytesIO(single)) as zf:
             names = zf.namelist()
-            assert "__main__.py" in names and "kubectl_pullsecret/cli.py" in names
-            assert not [n for n in names if n.endswith((".so", ".pyd")) and not n.startswith("_lazy/")]
+            assert "__main__.py" in names and "_lazy/core/kubectl_pullsecret/cli.py" in names
+            assert not [n for n in names if n.endswith((".so", ".pyd")) and not n.startswith("_lazy/live/")]
             assert not [n for n in names if "kubernetes/aio/" in n or "aiohttp/" in n]
-            # What offline runs and probes import is in the zip; what only a live cluster needs is under _lazy/.
-            assert {"yaml/__init__.py", "requests/__init__.py", "tabulate/__init__.py"} <= set(names)
-            assert {"_lazy/kubernetes/client/__init__.py", "_lazy/pydantic/__init__.py"} <= set(names)
-            assert not [n for n in names if n.startswith(("kubernetes/", "pydantic/", "pydantic_core/"))]
-            libs = sorted(n for n in names if n.startswith("_lazy/pydantic_core/") and n.endswith(".so"))
+            # What offline runs and probes import is the core group; what only a live cluster needs, the live one.
+            assert {"_lazy/core/yaml/__init__.py", "_lazy/core/requests/__init__.py",
+                    "_lazy/core/tabulate/__init__.py"} <= set(names)
+            assert {"_lazy/live/kubernetes/client/__init__.py", "_lazy/live/pydantic/__init__.py"} <= set(names)
+            assert not [n for n in names if not n.startswith("_lazy/") and n.endswith(".py")
+                        and n not in ("__main__.py", "_pullsecret_lazy.py")]
+            libs = sorted(n for n in names if n.startswith("_lazy/live/pydantic_core/") and n.endswith(".so"))
             tags = {"linux-amd64": "x86_64-linux-gnu.so", "linux-arm64": "aarch64-linux-gnu.so",
                     "darwin-amd64": "darwin.so", "darwin-arm64": "darwin.so"}
             # One library per supported CPython version, all for this platform.
             assert [n.split(".cpython-")[1].split("-")[0] for n in libs] == [
                 p.replace(".", "") for p in build.PYTHONS], libs
             assert all(n.endswith(tags[key]) for n in libs), libs
-            index = zf.read("_lazy/INDEX").decode().splitlines()
+            index = [line for group in ("core", "live") for line in zf.read(f"_lazy/{group}/INDEX").decode().splitlines()]
             assert {line.split("  ", 1)[1] for line in index} == {n for n in names if n.startswith("_lazy/")} - {
-                "_lazy/INDEX"}
+                "_lazy/core/INDEX", "_lazy/live/INDEX"}
             for line in index:
                 digest, name = line.split("  ", 1)
                 assert hashlib.sha256(zf.read(name)).hexdigest() == digest
