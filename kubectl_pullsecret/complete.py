@@ -557,8 +557,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = render(*finish(completion, names))
     except Exception as exc:  # noqa: BLE001 - completion never fails loudly
         if os.environ.get(DEBUG_ENV):
-            sys.stderr.write(f"kubectl_complete-pullsecret: {type(exc).__name__}: "
-                             f"{' '.join(str(exc).split())[:300]}\n")
+            from kubectl_pullsecret import redact
+
+            sys.stderr.write(redact.scrub(f"kubectl_complete-pullsecret: {type(exc).__name__}: "
+                                          f"{' '.join(str(exc).split())[:300]}") + "\n")
         text = render([], NO_FILE_COMP)
     try:
         sys.stdout.write(text)

@@ -99,12 +99,13 @@ def load_snapshot(cluster: Cluster, scope_of: Scope, selected: Sequence[str], pr
     reads = plan_reads(scope_of, selected, openshift)
 
     def loaded(done: int, planned: int, so_far: LoadResult) -> None:
-        if progress is not None:
-            objects = sum(len(items) for items in so_far.objects.values())
-            progress(f"reading the cluster: {done}/{planned} reads, {len(so_far.objects)} kinds loaded, "
-                     f"{objects:,} objects", final=done == planned)
+        assert progress is not None
+        objects = sum(len(items) for items in so_far.objects.values())
+        progress(f"reading the cluster: {done}/{planned} reads, {len(so_far.objects)} kinds loaded, "
+                 f"{objects:,} objects", final=done == planned)
 
-    result: LoadResult = load(cluster, reads, then=trusted_ca_read if probe else None, progress=loaded)
+    result: LoadResult = load(cluster, reads, then=trusted_ca_read if probe else None,
+                              progress=loaded if progress is not None else None)
     objects = {kind: tuple(sorted(items, key=_key)) for kind, items in result.objects.items()}
     snapshot = Snapshot(
         objects=objects,

@@ -20,6 +20,7 @@ modes, gzip without name or time. The same commit and lock give the same sha256.
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import hashlib
 import io
@@ -100,9 +101,10 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
-def download(specs: Iterable[str], cache: Path, platform: str, python: str) -> list[Path]:
+def download(specs: Iterable[str], cache: Path, platform: str, python: str, fetch: bool = True) -> list[Path]:
     """The wheels of `specs` (name==version) for one platform and CPython version, from
-    the package index (pip download; kept in `cache`)."""
+    `cache`, or else from the package index (pip download into `cache`; `fetch` False:
+    the cache only)."""
     specs = list(specs)
     dest = cache / platform / python
     dest.mkdir(parents=True, exist_ok=True)
@@ -120,11 +122,13 @@ def download(specs: Iterable[str], cache: Path, platform: str, python: str) -> l
         wheels.append(found[0])
     else:
         return wheels
+    if not fetch:
+        raise SystemExit(f"error: pip downloaded no wheel for {spec} ({platform}, python {python}) into {dest}")
     env = dict(os.environ, PIP_CONSTRAINT="")  # pins come from the lock, not the machine's constraints
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if result.returncode:
         raise SystemExit(f"error: pip download for {platform} python {python} failed:\n{result.stderr.strip()}")
-    return download(specs, cache, platform, python)
+    return download(specs, cache, platform, python, fetch=False)
 
 
 def wheel_files(wheel: Path, keep: re.Pattern[str] | None = None) -> Iterator[tuple[str, bytes]]:
@@ -151,6 +155,12 @@ def package_files() -> Iterator[tuple[str, bytes]]:
             yield path.relative_to(ROOT).as_posix(), path.read_bytes()
 
 
+@functools.cache
+def _common_files(pure: tuple[str, ...], cache: Path) -> tuple[tuple[str, bytes], ...]:
+    """The files of the pure-Python wheels: the same for every platform, read once a build."""
+    return tuple(item for wheel in download(pure, cache, *COMMON) for item in wheel_files(wheel))
+
+
 def zipapp(platform: Platform, cache: Path) -> bytes:
     """The single file for one platform: the shebang, then a zip."""
     specs = locked()
@@ -166,11 +176,8 @@ def zipapp(platform: Platform, cache: Path) -> bytes:
         group = "core" if name.split("/", 1)[0].removesuffix(".py") in CORE else "live"
         groups[group].setdefault(f"{LAZY}/{group}/{name}", data)
 
-    for name, data in package_files():
+    for name, data in (*package_files(), *_common_files(tuple(pure), cache)):
         add(name, data)
-    for wheel in download(pure, cache, *COMMON):
-        for name, data in wheel_files(wheel):
-            add(name, data)
     for python in PYTHONS:
         for wheel in download(native, cache, platform.pip, python):
             for name, data in wheel_files(wheel, re.compile(rf"^{NATIVE}/")):
@@ -282,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="every platform")
     parser.add_argument("--krew", action="store_true", help="also the krew archives and packaging/krew/pullsecret.yaml "
                         "(implies --all)")
-    parser.add_argument("--check", action="store_true", help="with --krew: write nothing, exit 1 if the committed "
-                        "manifest differs from the one these archives need")
+    parser.add_argument("--check", action="store_true", help="with --krew: leave the manifest as it is, exit 1 if it "
+                        "differs from the one these archives need")
     parser.add_argument("--out", default=str(ROOT / "dist"), help="output directory (default dist/)")
     parser.add_argument("--manifest", default=str(MANIFEST), help="where --krew writes the manifest (default "
                         "packaging/krew/pullsecret.yaml)")

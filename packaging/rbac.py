@@ -197,22 +197,13 @@ def _walk(node: ast.AST, loops: tuple[ast.For, ...] = ()) -> Iterator[tuple[ast.
         yield from _walk(child, inner)
 
 
-def _functions(tree: ast.Module) -> Iterator[ast.FunctionDef]:
-    """Every function, named by its qualified name (Runner._call) through `_QUALNAME`."""
+def _functions(tree: ast.Module) -> Iterator[tuple[str, ast.FunctionDef]]:
+    """Every function with its qualified name (Runner._call for a method)."""
+    methods = {id(child): f"{node.name}.{child.name}" for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
+               for child in node.body if isinstance(child, ast.FunctionDef)}
     for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef):
-            for child in node.body:
-                if isinstance(child, ast.FunctionDef):
-                    _QUALNAME[id(child)] = f"{node.name}.{child.name}"
         if isinstance(node, ast.FunctionDef):
-            yield node
-
-
-_QUALNAME: dict[int, str] = {}
-
-
-def _qualname(fn: ast.FunctionDef) -> str:
-    return _QUALNAME.get(id(fn), fn.name)
+            yield methods.get(id(node), node.name), node
 
 
 def _sites(tree: ast.Module) -> tuple[list[_Site], dict[str, tuple[int, str, bool, str | None, bool]]]:
@@ -220,7 +211,7 @@ def _sites(tree: ast.Module) -> tuple[list[_Site], dict[str, tuple[int, str, boo
     parameter, HTTP method, named, subresource, cluster-scoped)) such as _create and _delete."""
     sites: list[_Site] = []
     wrappers: dict[str, tuple[int, str, bool, str | None, bool]] = {}
-    for fn in _functions(tree):
+    for qualname, fn in _functions(tree):
         params = [a.arg for a in fn.args.args if a.arg != "self"]
         for call, loops in _walk(fn):
             func = call.func
@@ -240,7 +231,7 @@ def _sites(tree: ast.Module) -> tuple[list[_Site], dict[str, tuple[int, str, boo
                         isinstance(lp.target, ast.Name) and lp.target.id == kind.id for lp in loops):
                     wrappers[fn.name] = (params.index(kind.id), http, named, sub, scoped)
                     continue
-                sites.append(_Site(_qualname(fn), call.lineno, http, kind, named, sub, scoped, loops))
+                sites.append(_Site(qualname, call.lineno, http, kind, named, sub, scoped, loops))
             elif receiver.endswith("cluster") and func.attr in ("request", "read", "read_list", "write", "may_pull"):
                 if fn.name != "_call":
                     raise GenerationError(f"nodes.py:{call.lineno}: cluster.{func.attr}() outside Runner._call: "
@@ -252,15 +243,15 @@ def _sites(tree: ast.Module) -> tuple[list[_Site], dict[str, tuple[int, str, boo
                 named = func.attr == "get"
                 if kind is None:
                     raise GenerationError(f"nodes.py:{call.lineno}: cluster.{func.attr}() without a kind")
-                sites.append(_Site(_qualname(fn), call.lineno, func.attr, kind, named, None, scoped, loops))
-    for fn in _functions(tree):
+                sites.append(_Site(qualname, call.lineno, func.attr, kind, named, None, scoped, loops))
+    for qualname, fn in _functions(tree):
         for call, loops in _walk(fn):
             func = call.func
             if isinstance(func, ast.Attribute) and ast.unparse(func.value) == "self" and func.attr in wrappers:
                 index, http, named, sub, scoped = wrappers[func.attr]
                 if len(call.args) <= index:
                     raise GenerationError(f"nodes.py:{call.lineno}: {func.attr}() without its kind argument")
-                sites.append(_Site(_qualname(fn), call.lineno, http, call.args[index], named, sub, scoped, loops,
+                sites.append(_Site(qualname, call.lineno, http, call.args[index], named, sub, scoped, loops,
                                    func.attr))
     return sites, wrappers
 
@@ -294,7 +285,7 @@ def from_nodes_accesses(source: str | None = None) -> list[Access]:
     if "_create" not in wrappers:
         raise GenerationError("nodes.py: Runner._create not found")
     # Only _create may fill self.created (cleanup deletes what it holds).
-    for fn in _functions(tree):
+    for _, fn in _functions(tree):
         for call, _ in _walk(fn):
             if ast.unparse(call.func) == f"{_CREATED}.append" and fn.name != "_create":
                 raise GenerationError(f"nodes.py:{call.lineno}: self.created filled outside _create")
